@@ -1,0 +1,524 @@
+"""``Runnable``: the one interface every step of a chain has.
+
+An implementer writes one async method:
+
+- ``_astream(input, **kwargs)``, an async generator, if its output streams;
+- ``_ainvoke(input, **kwargs)`` if it does not;
+- ``_atransform(inputs, **kwargs)`` if it can also start before its input is
+  complete (it reads a stream of input chunks); set ``_transforms = True``.
+
+The base class derives the rest: ``invoke``/``ainvoke``, ``stream``/``astream``,
+``batch``/``abatch``, ``astream_events``/``stream_events``, composition with
+``|``, ``pick``, ``assign``, ``with_config``, ``bind``, ``with_retry`` and
+``with_fallbacks``.
+
+Compositions call their children through two entries, ``_stream`` (a stream of
+input chunks in, a stream of output chunks out) and ``_invoke``. When nobody
+listens for events both go straight to the implementer; when somebody does,
+they record a run around it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
+
+from ragstream.core import _bridge
+from ragstream.core._events import EventFilter, EventSink, StreamEvent, watch_events
+from ragstream.core._run import _RUN, Cfg, Run, cfg_from_config
+from ragstream.core._streams import aclose, aggregate, aggregate_stream, once
+
+if TYPE_CHECKING:
+    from ragstream.core._binding import RunnableBinding, RunnableRetry, RunnableWithFallbacks
+    from ragstream.core._compose import RunnableSequence
+
+__all__ = ["Runnable"]
+
+Input = TypeVar("Input")
+Output = TypeVar("Output")
+Other = TypeVar("Other")
+
+
+class Runnable(Generic[Input, Output]):
+    """A step that can be invoked, streamed, batched, traced and composed.
+
+    >>> from ragstream.runnables import RunnableLambda
+    >>> chain = RunnableLambda(lambda x: x + 1) | (lambda x: x * 2)
+    >>> chain.invoke(1)
+    4
+    """
+
+    #: the kind of run this is in events: chain, chat_model, llm, retriever,
+    #: prompt, parser or tool
+    run_type: ClassVar[str] = "chain"
+    #: True when ``_atransform`` reads input chunks as they come
+    _transforms: ClassVar[bool] = False
+    #: True when invoking should still stream (and emit stream events), as models do
+    _stream_on_invoke: ClassVar[bool] = False
+    #: False for steps whose output never streams (prompts, retrievers): their
+    #: runs have start and end events only
+    _emits_stream: ClassVar[bool] = True
+
+    name: str | None = None
+
+    # -- what implementers write ---------------------------------------------
+
+    async def _ainvoke(self, input: Any, **kwargs: Any) -> Any:
+        return await aggregate_stream(self._astream(input, **kwargs))
+
+    async def _astream(self, input: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        yield await self._ainvoke(input, **kwargs)
+
+    async def _atransform(self, inputs: AsyncIterator[Any], **kwargs: Any) -> AsyncIterator[Any]:
+        value = await _collect_input(inputs, self)
+        stream = self._astream(value, **kwargs)
+        try:
+            async for chunk in stream:
+                yield chunk
+        finally:
+            await aclose(stream)
+
+    # -- how it appears in events --------------------------------------------
+
+    def get_name(self) -> str:
+        """The name runs of this runnable carry in events."""
+        return self.name or type(self).__name__
+
+    def _local_tags(self) -> tuple[str, ...]:
+        """Tags this component puts on its own runs (not inherited)."""
+        return ()
+
+    def _local_metadata(self) -> dict[str, Any] | None:
+        return None
+
+    def _event_input(self, value: Any) -> Any:
+        """The ``data.input`` of this runnable's events for a given input."""
+        return value
+
+    # -- entries used by compositions ----------------------------------------
+
+    def _stream(
+        self,
+        inputs: AsyncIterator[Any],
+        cfg: Cfg | None = None,
+        autotag: str | None = None,
+    ) -> AsyncIterator[Any]:
+        """Stream output chunks for a stream of input chunks."""
+        parent = _RUN.get()
+        kwargs = cfg.kwargs if cfg is not None else _NO_KWARGS
+        if parent is None:
+            return self._atransform(inputs, **kwargs)
+        return self._traced(parent, inputs, _MISSING, cfg, autotag)
+
+    def _stream_value(
+        self, value: Any, cfg: Cfg | None = None, autotag: str | None = None
+    ) -> AsyncIterator[Any]:
+        """Stream output chunks for one complete input."""
+        parent = _RUN.get()
+        kwargs = cfg.kwargs if cfg is not None else _NO_KWARGS
+        if parent is None:
+            if self._transforms:
+                return self._atransform(once(value), **kwargs)
+            return self._astream(value, **kwargs)
+        return self._traced(parent, None, value, cfg, autotag)
+
+    async def _invoke(
+        self, value: Any, cfg: Cfg | None = None, autotag: str | None = None
+    ) -> Any:
+        """Run on one complete input and return the whole output."""
+        parent = _RUN.get()
+        kwargs = cfg.kwargs if cfg is not None else _NO_KWARGS
+        if parent is None:
+            return await self._ainvoke(value, **kwargs)
+        if self._stream_on_invoke:
+            chunks = [c async for c in self._traced(parent, None, value, cfg, autotag)]
+            return self._finish_invoke(aggregate(chunks))
+        run = self._new_run(parent, cfg, autotag)
+        run.emit("start", {"input": self._event_input(value)})
+        token = _RUN.set(run)
+        try:
+            output = await self._ainvoke(value, **kwargs)
+        except BaseException as exc:
+            if not _is_cancel(exc):
+                run.emit("end", {"input": self._event_input(value), "error": exc})
+            raise
+        finally:
+            _RUN.reset(token)
+        run.emit("end", {"input": self._event_input(value), "output": output})
+        return output
+
+    def _finish_invoke(self, aggregated: Any) -> Any:
+        """Turn the added-up stream into what ``invoke`` returns (models: a message)."""
+        return aggregated
+
+    def _new_run(self, parent: Run, cfg: Cfg | None, autotag: str | None) -> Run:
+        return parent.child(
+            name=self.get_name(),
+            run_type=self.run_type,
+            autotag=autotag,
+            cfg=cfg,
+            local_tags=self._local_tags(),
+            local_metadata=self._local_metadata(),
+        )
+
+    async def _traced(
+        self,
+        parent: Run,
+        inputs: AsyncIterator[Any] | None,
+        value: Any,
+        cfg: Cfg | None,
+        autotag: str | None,
+    ) -> AsyncIterator[Any]:
+        """The stream of this runnable with its run recorded: start, a stream event
+        per chunk, end (with the error if it failed)."""
+        run = self._new_run(parent, cfg, autotag)
+        kwargs = cfg.kwargs if cfg is not None else _NO_KWARGS
+        sink = run.sink
+        seen: list[Any] | None = None
+        if inputs is None:
+            run.emit("start", {"input": self._event_input(value)})
+        elif not self._transforms:
+            token = _RUN.set(run)
+            try:
+                value = await _collect_input(inputs, self)
+            finally:
+                _RUN.reset(token)
+            run.emit("start", {"input": self._event_input(value)})
+        else:
+            # like the reference framework: a transform's run starts when its
+            # first input chunk arrives (or its first output, if that is sooner)
+            seen = []
+            inputs = _recording(inputs, seen, run)
+            run.pending_start = True
+        token = _RUN.set(run)  # a composition wires its children when called
+        try:
+            if inputs is None or not self._transforms:
+                inner = (
+                    self._atransform(once(value), **kwargs)
+                    if self._transforms
+                    else self._astream(value, **kwargs)
+                )
+            else:
+                inner = self._atransform(inputs, **kwargs)
+        finally:
+            _RUN.reset(token)
+        chunks: list[Any] = []
+        emits_stream = self._emits_stream and run.visible
+        try:
+            while True:
+                token = _RUN.set(run)
+                try:
+                    chunk = await inner.__anext__()
+                except StopAsyncIteration:
+                    break
+                finally:
+                    _RUN.reset(token)
+                if run.pending_start:
+                    run.start_now()
+                chunks.append(chunk)
+                if emits_stream:
+                    run.emit("stream", {"chunk": chunk})
+                yield chunk
+                if sink.backlogged:
+                    await sink.wait_drained()
+        except BaseException as exc:
+            if run.pending_start:
+                run.start_now()
+            if not _is_cancel(exc):
+                data: dict[str, Any] = {}
+                if seen is not None or parent.run_id is not None:
+                    data["input"] = self._event_input(aggregate(seen) if seen else value)
+                data["error"] = exc
+                run.emit("end", data)
+            raise
+        finally:
+            await aclose(inner)
+        if run.pending_start:
+            run.start_now()
+        output = aggregate(chunks)
+        data = {}
+        if parent.run_id is not None:
+            data["input"] = self._event_input(
+                aggregate(seen) if seen is not None else value
+            )
+        data["output"] = output
+        run.emit("end", data)
+
+    # -- public API ----------------------------------------------------------
+
+    async def ainvoke(
+        self, input: Input, config: dict[str, Any] | None = None, **kwargs: Any
+    ) -> Output:
+        """Run on one input and return the whole output."""
+        cfg = cfg_from_config(config, kwargs)
+        return await self._invoke(input, cfg)  # type: ignore[no-any-return]
+
+    def invoke(self, input: Input, config: dict[str, Any] | None = None, **kwargs: Any) -> Output:
+        """The sync twin of ``ainvoke``."""
+        return _bridge.run_sync(lambda: self.ainvoke(input, config, **kwargs))
+
+    def astream(
+        self, input: Input, config: dict[str, Any] | None = None, **kwargs: Any
+    ) -> AsyncIterator[Output]:
+        """Yield the output chunk by chunk as it is produced.
+
+        Closing the stream (``aclose()``, breaking out of ``async for``, or
+        cancelling the task that reads it) stops every step that feeds it.
+        """
+        cfg = cfg_from_config(config, kwargs)
+        return self._stream_value(input, cfg)
+
+    def stream(
+        self, input: Input, config: dict[str, Any] | None = None, **kwargs: Any
+    ) -> Iterator[Output]:
+        """The sync twin of ``astream``.
+
+        >>> from ragstream.testing import FakeChatModel
+        >>> list(FakeChatModel("Hello there").pick("content").stream("hi"))
+        ['Hello', ' there']
+        """
+        return _bridge.iterate_sync(lambda: self.astream(input, config, **kwargs))
+
+    async def abatch(
+        self,
+        inputs: Sequence[Input],
+        config: dict[str, Any] | None = None,
+        *,
+        return_exceptions: bool = False,
+        max_concurrency: int | None = None,
+        **kwargs: Any,
+    ) -> list[Output]:
+        """Run on several inputs at once (at most ``max_concurrency`` at a time)."""
+        import asyncio
+
+        cfg = cfg_from_config(config, kwargs)
+        limit = max_concurrency or (cfg.max_concurrency if cfg else None)
+        sem = asyncio.Semaphore(limit) if limit else None
+
+        async def one(x: Input) -> Any:
+            if sem is None:
+                return await self._invoke(x, cfg)
+            async with sem:
+                return await self._invoke(x, cfg)
+
+        results: list[Any] = await asyncio.gather(
+            *(one(x) for x in inputs), return_exceptions=return_exceptions
+        )
+        return results
+
+    def batch(
+        self,
+        inputs: Sequence[Input],
+        config: dict[str, Any] | None = None,
+        *,
+        return_exceptions: bool = False,
+        max_concurrency: int | None = None,
+        **kwargs: Any,
+    ) -> list[Output]:
+        """The sync twin of ``abatch``."""
+        return _bridge.run_sync(
+            lambda: self.abatch(
+                inputs, config, return_exceptions=return_exceptions,
+                max_concurrency=max_concurrency, **kwargs,
+            )
+        )
+
+    def astream_events(
+        self,
+        input: Input,
+        config: dict[str, Any] | None = None,
+        *,
+        version: Literal["v1", "v2"] = "v2",
+        include_names: Sequence[str] | None = None,
+        include_types: Sequence[str] | None = None,
+        include_tags: Sequence[str] | None = None,
+        exclude_names: Sequence[str] | None = None,
+        exclude_types: Sequence[str] | None = None,
+        exclude_tags: Sequence[str] | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[StreamEvent]:
+        """Yield an event for every step as it starts, streams and ends.
+
+        Each event is a dict with ``event`` (``on_{type}_{start,stream,end}``),
+        ``name``, ``run_id``, ``tags``, ``metadata``, ``data`` and, in
+        ``version="v2"``, ``parent_ids``. Filters keep the events whose run
+        matches any ``include_*`` (all, when none is given) and drop those
+        matching any ``exclude_*``.
+
+        >>> async def main(chain):
+        ...     async for event in chain.astream_events({"input": "hi"}):
+        ...         if event["event"] == "on_chat_model_stream":
+        ...             print(event["data"]["chunk"].content, end="|")
+        """
+        cfg = cfg_from_config(config, kwargs)
+        event_filter = EventFilter(
+            include_names=include_names, include_types=include_types,
+            include_tags=include_tags, exclude_names=exclude_names,
+            exclude_types=exclude_types, exclude_tags=exclude_tags,
+        )
+        return self._watch(input, cfg, version, event_filter)
+
+    async def _watch(
+        self, input: Any, cfg: Cfg | None, version: Literal["v1", "v2"], event_filter: EventFilter
+    ) -> AsyncIterator[StreamEvent]:
+        sink = EventSink(version, event_filter)
+        events = watch_events(lambda: self._stream_value(input, cfg), sink, cfg)
+        try:
+            async for event in events:
+                yield event
+        finally:
+            await aclose(events)
+
+    def stream_events(
+        self,
+        input: Input,
+        config: dict[str, Any] | None = None,
+        *,
+        version: Literal["v1", "v2"] = "v2",
+        include_names: Sequence[str] | None = None,
+        include_types: Sequence[str] | None = None,
+        include_tags: Sequence[str] | None = None,
+        exclude_names: Sequence[str] | None = None,
+        exclude_types: Sequence[str] | None = None,
+        exclude_tags: Sequence[str] | None = None,
+        **kwargs: Any,
+    ) -> Iterator[StreamEvent]:
+        """The sync twin of ``astream_events``."""
+        return _bridge.iterate_sync(
+            lambda: self.astream_events(
+                input, config, version=version,
+                include_names=include_names, include_types=include_types,
+                include_tags=include_tags, exclude_names=exclude_names,
+                exclude_types=exclude_types, exclude_tags=exclude_tags, **kwargs,
+            )
+        )
+
+    # -- composition ---------------------------------------------------------
+
+    def __or__(self, other: Any) -> RunnableSequence:
+        from ragstream.core._compose import RunnableSequence, coerce
+
+        return RunnableSequence(self, coerce(other))
+
+    def __ror__(self, other: Any) -> RunnableSequence:
+        from ragstream.core._compose import RunnableSequence, coerce
+
+        return RunnableSequence(coerce(other), self)
+
+    def pipe(self, *others: Any) -> RunnableSequence:
+        """``self | others[0] | others[1] | ...``"""
+        from ragstream.core._compose import RunnableSequence, coerce
+
+        return RunnableSequence(self, *(coerce(o) for o in others))
+
+    def pick(self, keys: str | list[str]) -> RunnableSequence:
+        """Keep only ``keys`` of this runnable's dict output (one key: its value)."""
+        from ragstream.core._compose import RunnablePick
+
+        return self | RunnablePick(keys)
+
+    def assign(self, **steps: Any) -> RunnableSequence:
+        """Add keys to this runnable's dict output, computed from that output."""
+        from ragstream.core._compose import RunnableAssign, RunnableParallel
+
+        return self | RunnableAssign(RunnableParallel(steps))
+
+    def with_config(
+        self,
+        config: dict[str, Any] | None = None,
+        *,
+        tags: Sequence[str] | None = None,
+        run_name: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        **rest: Any,
+    ) -> RunnableBinding:
+        """This runnable with tags (inherited by every step below it), a run name
+        and metadata for its events."""
+        from ragstream.core._binding import RunnableBinding
+
+        merged = {**(config or {}), **rest}
+        if tags is not None:
+            merged["tags"] = list(tags)
+        if run_name is not None:
+            merged["run_name"] = run_name
+        if metadata is not None:
+            merged["metadata"] = metadata
+        cfg = cfg_from_config(merged, {}) or Cfg()
+        return RunnableBinding(self, cfg)
+
+    def bind(self, **kwargs: Any) -> RunnableBinding:
+        """This runnable with keyword arguments passed to every call
+        (for models: ``stop=[...]``, ``temperature=...``)."""
+        from ragstream.core._binding import RunnableBinding
+
+        return RunnableBinding(self, Cfg(kwargs=kwargs))
+
+    def with_retry(
+        self,
+        *,
+        retry_if_exception_type: tuple[type[BaseException], ...] = (Exception,),
+        stop_after_attempt: int = 3,
+        wait_exponential_jitter: bool = True,
+        initial_wait: float = 0.1,
+        max_wait: float = 5.0,
+    ) -> RunnableRetry:
+        """Try again when one of ``retry_if_exception_type`` is raised before any
+        output was produced, up to ``stop_after_attempt`` attempts in all."""
+        from ragstream.core._binding import RunnableRetry
+
+        return RunnableRetry(
+            self, retry_on=retry_if_exception_type, attempts=stop_after_attempt,
+            jitter=wait_exponential_jitter, initial_wait=initial_wait, max_wait=max_wait,
+        )
+
+    def with_fallbacks(
+        self,
+        fallbacks: Sequence[Runnable[Any, Any]],
+        *,
+        exceptions_to_handle: tuple[type[BaseException], ...] = (Exception,),
+    ) -> RunnableWithFallbacks:
+        """Try ``fallbacks`` in order when this runnable fails before producing output."""
+        from ragstream.core._binding import RunnableWithFallbacks
+
+        return RunnableWithFallbacks(self, fallbacks, exceptions_to_handle=exceptions_to_handle)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+_NO_KWARGS: dict[str, Any] = {}
+_MISSING: Any = object()
+
+
+def _is_cancel(exc: BaseException) -> bool:
+    import asyncio
+
+    return isinstance(exc, (GeneratorExit, asyncio.CancelledError))
+
+
+async def _collect_input(inputs: AsyncIterator[Any], step: Runnable[Any, Any]) -> Any:
+    chunks = [c async for c in inputs]
+    if not chunks:
+        from ragstream.errors import InputError
+
+        raise InputError(f"{step.get_name()}: received no input")
+    return aggregate(chunks)
+
+
+async def _recording(inputs: AsyncIterator[Any], seen: list[Any], run: Run) -> AsyncIterator[Any]:
+    try:
+        async for chunk in inputs:
+            if run.pending_start:
+                run.start_now()
+            seen.append(chunk)
+            yield chunk
+    finally:
+        await aclose(inputs)
+
+
+def ensure_callable(fn: Any) -> Callable[..., Any]:
+    if not callable(fn):
+        from ragstream.errors import NotRunnableError
+
+        raise NotRunnableError(f"expected a callable, got {type(fn).__name__}")
+    return fn  # type: ignore[no-any-return]

@@ -1,0 +1,44 @@
+"""The document: a piece of text with metadata about where it came from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Document"]
+
+
+@dataclass(eq=True, slots=True)
+class Document:
+    """A piece of text and its metadata.
+
+    >>> Document("Task decomposition ...", metadata={"source": "https://example.org"})
+    Document(page_content='Task decomposition ...', metadata={'source': 'https://example.org'})
+    """
+
+    page_content: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+    id: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.page_content, str):
+            raise TypeError(
+                f"Document.page_content must be a str, not {type(self.page_content).__name__}"
+            )
+        if self.metadata is None:
+            self.metadata = {}
+
+    def __repr__(self) -> str:
+        head = f"page_content={self.page_content!r}, metadata={self.metadata!r}"
+        if self.id is not None:
+            return f"Document(id={self.id!r}, {head})"
+        return f"Document({head})"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict in the shape clients of the reference framework expect."""
+        return {
+            "id": self.id,
+            "metadata": self.metadata,
+            "page_content": self.page_content,
+            "type": "Document",
+        }

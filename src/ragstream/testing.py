@@ -1,0 +1,6 @@
+"""Fakes for testing applications built on ragstream, with no network and no weights."""
+
+from ragstream.embeddings._fake import FakeEmbeddings
+from ragstream.models._fake import FakeChatModel
+
+__all__ = ["FakeChatModel", "FakeEmbeddings"]
