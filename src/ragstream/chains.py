@@ -15,7 +15,7 @@ from ragstream.core import (
     RunnableLambda,
     RunnablePassthrough,
 )
-from ragstream.documents import Document
+from ragstream.documents import Document, StuffedDocuments
 from ragstream.errors import InputError, UserError
 from ragstream.parsers import StrOutputParser
 from ragstream.prompts import PromptTemplate
@@ -78,7 +78,8 @@ def create_stuff_documents_chain(
                 f"format_docs: {document_variable_name!r} must be a list of Documents, "
                 f"not {type(docs).__name__}"
             )
-        return document_separator.join(format_document(d, doc_prompt) for d in docs)
+        text = document_separator.join(format_document(d, doc_prompt) for d in docs)
+        return StuffedDocuments(text, docs)
 
     chain: Runnable[dict[str, Any], Any] = (
         RunnablePassthrough.assign(**{document_variable_name: RunnableLambda(format_docs)})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Document"]
+__all__ = ["Document", "StuffedDocuments"]
 
 
 @dataclass(eq=True, slots=True)
@@ -42,3 +42,19 @@ class Document:
             "page_content": self.page_content,
             "type": "Document",
         }
+
+
+class StuffedDocuments(str):
+    """The text of several documents joined for a prompt, remembering the documents.
+
+    It is a ``str`` everywhere text is expected; a prompt that renders it keeps
+    ``documents`` on the prompt value, so a model that cites its sources (the
+    offline extractive model) knows which document each passage came from.
+    """
+
+    documents: list[Document]
+
+    def __new__(cls, text: str, documents: list[Document]) -> StuffedDocuments:
+        obj = super().__new__(cls, text)
+        obj.documents = list(documents)
+        return obj

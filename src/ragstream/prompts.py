@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from ragstream.core import Runnable
+from ragstream.documents import Document, StuffedDocuments
 from ragstream.errors import InputError, TemplateError
 from ragstream.messages import (
     AIMessage,
@@ -106,12 +107,19 @@ class StringPromptValue:
 
 
 class ChatPromptValue:
-    """A rendered chat prompt: a list of messages."""
+    """A rendered chat prompt: a list of messages.
 
-    __slots__ = ("messages",)
+    ``documents`` holds the documents stuffed into it (see ``StuffedDocuments``),
+    in order, so a model can cite them.
+    """
 
-    def __init__(self, messages: list[BaseMessage]) -> None:
+    __slots__ = ("documents", "messages")
+
+    def __init__(
+        self, messages: list[BaseMessage], documents: list[Document] | None = None
+    ) -> None:
         self.messages = messages
+        self.documents = documents or []
 
     def to_messages(self) -> list[BaseMessage]:
         return list(self.messages)
@@ -318,10 +326,21 @@ class ChatPromptTemplate(_BasePrompt):
         return out
 
     def format_prompt(self, **values: Any) -> ChatPromptValue:
-        return ChatPromptValue(self.format_messages(**values))
+        return ChatPromptValue(self.format_messages(**values), _stuffed(self.parts, values))
 
     async def _ainvoke(self, input: Any, **kwargs: Any) -> ChatPromptValue:
-        return ChatPromptValue(self.format_messages(**self._values(input)))
+        return self.format_prompt(**self._values(input))
 
     def __repr__(self) -> str:
         return f"ChatPromptTemplate(input_variables={self.input_variables!r})"
+
+
+def _stuffed(parts: list[_Part], values: dict[str, Any]) -> list[Document]:
+    docs: list[Document] = []
+    for p in parts:
+        if isinstance(p, _MessageTemplate):
+            for name in p.variables:
+                value = values.get(name)
+                if isinstance(value, StuffedDocuments):
+                    docs.extend(value.documents)
+    return docs
