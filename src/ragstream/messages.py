@@ -149,6 +149,24 @@ class AIMessageChunk(AIMessage):
             name=self.name or other.name,
         )
 
+    @classmethod
+    def merge(cls, chunks: list[AIMessageChunk]) -> AIMessageChunk:
+        """The sum of many chunks, in one pass (``+`` in a loop copies the text each time)."""
+        usage: UsageMetadata | None = None
+        meta: dict[str, Any] = {}
+        first_id = first_name = None
+        for c in chunks:
+            if c.usage_metadata:
+                usage = _add_usage(usage, c.usage_metadata)
+            if c.response_metadata:
+                meta.update(c.response_metadata)
+            first_id = first_id or c.id
+            first_name = first_name or c.name
+        return cls(
+            "".join(c.content for c in chunks), usage_metadata=usage,
+            response_metadata=meta or None, id=first_id, name=first_name,
+        )
+
     def to_message(self) -> AIMessage:
         """The whole message these chunks add up to."""
         return AIMessage(

@@ -121,31 +121,35 @@ class EventSink:
     on another thread emits through ``call_soon_threadsafe``.
     """
 
-    __slots__ = ("_buf", "_drained", "_loop", "_thread", "_waiter", "filter", "version")
+    __slots__ = ("_buf", "_drained", "_loop", "_thread", "_waiter", "filter", "v2", "version")
 
     def __init__(self, version: Literal["v1", "v2"], event_filter: EventFilter) -> None:
         if version not in ("v1", "v2"):
             raise ConfigError(f"version must be 'v1' or 'v2', not {version!r}")
         self.version = version
+        self.v2 = version == "v2"
         self.filter = event_filter
         self._loop = asyncio.get_running_loop()
         self._thread = threading.get_ident()
-        self._buf: deque[StreamEvent] = deque()
+        self._buf: deque[Any] = deque()
         self._waiter: asyncio.Future[None] | None = None
         self._drained: asyncio.Future[None] | None = None
 
     def accepts(self, name: str, run_type: str, tags: Iterable[str]) -> bool:
         return self.filter.accepts(name, run_type, tags)
 
-    def emit(self, event: StreamEvent) -> None:
-        if self.version == "v1":
-            event.pop("parent_ids", None)
+    def emit(self, event: dict[str, Any]) -> None:
         if threading.get_ident() != self._thread:
             self._loop.call_soon_threadsafe(self._push, event)
-        else:
-            self._push(event)
+            return
+        self._buf.append(event)
+        w = self._waiter
+        if w is not None:
+            self._waiter = None
+            if not w.done():
+                w.set_result(None)
 
-    def _push(self, event: StreamEvent) -> None:
+    def _push(self, event: dict[str, Any]) -> None:
         self._buf.append(event)
         w = self._waiter
         if w is not None:
@@ -237,17 +241,17 @@ def dispatch_custom_event(name: str, data: Any) -> None:
         return
     if not run.sink.accepts(name, "custom", run.tags):
         return
-    run.sink.emit(
-        {
-            "event": "on_custom_event",
-            "name": name,
-            "run_id": run.run_id,
-            "tags": list(run.tags),
-            "metadata": dict(run.metadata),
-            "data": data,
-            "parent_ids": list(run.parent_ids),
-        }
-    )
+    event: dict[str, Any] = {
+        "event": "on_custom_event",
+        "name": name,
+        "run_id": run.run_id,
+        "tags": run.tags,
+        "metadata": run.metadata,
+        "data": data,
+    }
+    if run.sink.v2:
+        event["parent_ids"] = run.parent_ids
+    run.sink.emit(event)
 
 
 async def adispatch_custom_event(name: str, data: Any) -> None:

@@ -209,22 +209,39 @@ class Run:
         self.emit("start", {})
 
     def emit(self, kind: str, data: dict[str, Any]) -> None:
-        """Send ``on_{run_type}_{kind}`` to the listener if the filters let it through."""
+        """Send ``on_{run_type}_{kind}`` to the listener if the filters let it through.
+
+        The events of one run share their ``tags``, ``metadata`` and
+        ``parent_ids`` objects: listeners read events, they do not change them.
+        """
         if not self.visible:
             return
         if self.v1_retriever:
             data = _wrap_v1_retriever(data)
-        self.sink.emit(
-            {
-                "event": f"on_{self.run_type}_{kind}",
-                "name": self.name,
-                "run_id": self.run_id,  # type: ignore[typeddict-item]
-                "tags": list(self.tags),
-                "metadata": dict(self.metadata),
-                "data": data,  # type: ignore[typeddict-item]
-                "parent_ids": list(self.parent_ids),
-            }
-        )
+        sink = self.sink
+        if sink.v2:
+            sink.emit(
+                {
+                    "event": f"on_{self.run_type}_{kind}",
+                    "name": self.name,
+                    "run_id": self.run_id,
+                    "tags": self.tags,
+                    "metadata": self.metadata,
+                    "data": data,
+                    "parent_ids": self.parent_ids,
+                }
+            )
+        else:
+            sink.emit(
+                {
+                    "event": f"on_{self.run_type}_{kind}",
+                    "name": self.name,
+                    "run_id": self.run_id,
+                    "tags": self.tags,
+                    "metadata": self.metadata,
+                    "data": data,
+                }
+            )
 
 
 def _wrap_v1_retriever(data: dict[str, Any]) -> dict[str, Any]:

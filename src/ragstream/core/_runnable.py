@@ -24,7 +24,13 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 
 from ragstream.core import _bridge
-from ragstream.core._events import EventFilter, EventSink, StreamEvent, watch_events
+from ragstream.core._events import (
+    _HIGH_WATER,
+    EventFilter,
+    EventSink,
+    StreamEvent,
+    watch_events,
+)
 from ragstream.core._run import _RUN, Cfg, Run, cfg_from_config
 from ragstream.core._streams import aclose, aggregate, aggregate_stream, once
 
@@ -219,7 +225,7 @@ class Runnable(Generic[Input, Output]):
                 if emits_stream:
                     run.emit("stream", {"chunk": chunk})
                 yield chunk
-                if sink.backlogged:
+                if len(sink._buf) > _HIGH_WATER:
                     await sink.wait_drained()
         except BaseException as exc:
             if run.pending_start:

@@ -37,6 +37,9 @@ def aggregate(chunks: list[Any]) -> Any:
             return "".join(chunks)
         except TypeError:
             pass
+    merge_many = getattr(type(first), "merge", None)
+    if merge_many is not None and all(type(c) is type(first) for c in chunks):
+        return merge_many(chunks)
     acc = first
     for c in chunks[1:]:
         acc = add(acc, c)
