@@ -279,8 +279,9 @@ class Runnable(Generic[Input, Output]):
     ) -> Iterator[Output]:
         """The sync twin of ``astream``.
 
+        >>> from ragstream.parsers import StrOutputParser
         >>> from ragstream.testing import FakeChatModel
-        >>> list(FakeChatModel("Hello there").pick("content").stream("hi"))
+        >>> list((FakeChatModel("Hello there") | StrOutputParser()).stream("hi"))
         ['Hello', ' there']
         """
         return _bridge.iterate_sync(lambda: self.astream(input, config, **kwargs))
