@@ -22,6 +22,9 @@ from ragstream.prompts import PromptTemplate
 from ragstream.retrievers import BaseRetriever
 
 __all__ = [
+    "CONTEXTUALIZE_Q_SYSTEM_PROMPT",
+    "QA_SYSTEM_PROMPT",
+    "create_conversational_rag_chain",
     "create_history_aware_retriever",
     "create_retrieval_chain",
     "create_stuff_documents_chain",
@@ -130,3 +133,63 @@ def create_history_aware_retriever(
         ),
         prompt | llm | StrOutputParser() | retriever,
     ).with_config(run_name="chat_retriever_chain")
+
+
+#: The guide's prompts, used by ``create_conversational_rag_chain`` and the CLI/server.
+CONTEXTUALIZE_Q_SYSTEM_PROMPT = (
+    "Given a chat history and the latest user question "
+    "which might reference context in the chat history, "
+    "formulate a standalone question which can be understood "
+    "without the chat history. Do NOT answer the question, "
+    "just reformulate it if needed and otherwise return it as is."
+)
+QA_SYSTEM_PROMPT = (
+    "You are an assistant for question-answering tasks. "
+    "Use the following pieces of retrieved context to answer "
+    "the question. If you don't know the answer, say that you "
+    "don't know. Use three sentences maximum and keep the "
+    "answer concise."
+    "\n\n"
+    "{context}"
+)
+
+
+def create_conversational_rag_chain(
+    llm: Runnable[Any, Any],
+    retriever: Runnable[Any, Any],
+    *,
+    rewrite_llm: Runnable[Any, Any] | None = None,
+    qa_system_prompt: str = QA_SYSTEM_PROMPT,
+    contextualize_system_prompt: str = CONTEXTUALIZE_Q_SYSTEM_PROMPT,
+) -> Runnable[dict[str, Any], dict[str, Any]]:
+    """The guide's conversational chain in one call: the question is rewritten
+    with ``chat_history`` (by a model tagged ``contextualize_q_llm``), documents
+    are retrieved for it, and the answer (from a model tagged ``answer_llm``)
+    streams with them.
+
+    Input: ``{"input": question, "chat_history": [...]}``; output streams
+    ``input``, ``chat_history``, ``context`` and ``answer``.
+    """
+    from ragstream.prompts import ChatPromptTemplate, MessagesPlaceholder
+
+    contextualize_q_prompt = ChatPromptTemplate.from_messages(
+        [
+            ("system", contextualize_system_prompt),
+            MessagesPlaceholder("chat_history", optional=True),
+            ("human", "{input}"),
+        ]
+    )
+    qa_prompt = ChatPromptTemplate.from_messages(
+        [
+            ("system", qa_system_prompt),
+            MessagesPlaceholder("chat_history", optional=True),
+            ("human", "{input}"),
+        ]
+    )
+    history_aware = create_history_aware_retriever(
+        (rewrite_llm or llm).with_config(tags=["contextualize_q_llm"]),
+        retriever,
+        contextualize_q_prompt,
+    )
+    qa_chain = create_stuff_documents_chain(llm.with_config(tags=["answer_llm"]), qa_prompt)
+    return create_retrieval_chain(history_aware, qa_chain)
