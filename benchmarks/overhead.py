@@ -20,9 +20,11 @@ import statistics
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any
 
+import _reference
 from ragstream.chains import create_retrieval_chain, create_stuff_documents_chain
 from ragstream.documents import Document
 from ragstream.parsers import StrOutputParser
@@ -83,9 +85,12 @@ def amedian_time(fn: Callable[[], Any], repeat: int) -> float:
     return asyncio.run(run())
 
 
-def per_token(chain_factory: Callable[[int], Any], inp: Any, repeat: int) -> dict[str, float]:
+def per_token(
+    chain_factory: Callable[[int], Any], inp: Any, repeat: int, *, model: Any = None,
+    tokens: int = TOKENS, repeat_v1: int | None = None,
+) -> dict[str, float]:
     chain = chain_factory(TOKENS)
-    model = FakeChatModel(answer(TOKENS))
+    model = model or FakeChatModel(answer(TOKENS))
     msgs = [("human", "hi")]
     out: dict[str, float] = {}
 
@@ -118,8 +123,8 @@ def per_token(chain_factory: Callable[[int], Any], inp: Any, repeat: int) -> dic
     out["stream"] = median_time(stream, repeat)
     out["astream"] = amedian_time(astream, repeat)
     out["astream_events v2"] = amedian_time(events_v2, repeat)
-    out["astream_events v1"] = amedian_time(events_v1, repeat)
-    return {k: v / TOKENS * 1e6 for k, v in out.items()}
+    out["astream_events v1"] = amedian_time(events_v1, repeat_v1 or repeat)
+    return {k: v / tokens * 1e6 for k, v in out.items()}
 
 
 def first_token(chain_factory: Callable[[int], Any], inp: Any, repeat: int) -> tuple[float, float]:
@@ -145,10 +150,10 @@ def first_token(chain_factory: Callable[[int], Any], inp: Any, repeat: int) -> t
     return asyncio.run(run())
 
 
-def first_answer_token(repeat: int) -> tuple[float, float]:
+def first_answer_token(repeat: int, *, reference: bool = False) -> tuple[float, float]:
     """µs to the first *answer* token of the guide's chain vs the raw model."""
-    chain = guide_chain(5)
-    model = FakeChatModel(answer(5))
+    chain = _reference.guide_chain(5) if reference else guide_chain(5)
+    model = _reference._model(5) if reference else FakeChatModel(answer(5))
 
     async def run() -> tuple[float, float]:
         raw, ch = [], []
@@ -202,32 +207,57 @@ def concurrent_streams(n_streams: int, n_tokens: int, repeat: int) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=7)
+    ap.add_argument("--no-reference", action="store_true",
+                    help="skip the same-run measurements of the reference framework")
     args = ap.parse_args()
     r = args.repeat
+    warnings.filterwarnings("ignore")  # the reference warns that version="v1" is deprecated
+    with_ref = not args.no_reference and _reference.available()
 
-    for title, factory, inp in [
-        ("prompt | model | parser", simple_chain, {"input": "hi"}),
-        ("guide retrieval chain", guide_chain, {"input": "What is task decomposition?"}),
+    for title, factory, ref_factory, inp in [
+        ("prompt | model | parser", simple_chain, _reference.simple_chain, {"input": "hi"}),
+        ("guide retrieval chain", guide_chain, _reference.guide_chain,
+         {"input": "What is task decomposition?"}),
     ]:
         figures = per_token(factory, inp, r)
+        ref: dict[str, float] = {}
+        if with_ref:
+            # the reference's fake model streams words and the spaces between them:
+            # 2n-1 chunks for n words, so count its answer tokens as such
+            n_ref = TOKENS // 2 + 1
+            ref = per_token(ref_factory, inp, 3, model=_reference._model(n_ref),
+                            tokens=2 * n_ref - 1, repeat_v1=1)
         print(f"\n{title}: µs per token ({TOKENS}-token answer, median of {r})")
+        head = f"  {'':<20} {'ragstream':>10}" + (f" {'reference':>10} {'ratio':>7}" if ref else "")
+        print(head)
         base_sync = figures["raw model (sync)"]
         base_async = figures["raw model (async)"]
         for k, v in figures.items():
             base = base_sync if k == "stream" else base_async
-            extra = "" if k.startswith("raw") else f"   (+{v - base:.2f} over raw)"
-            print(f"  {k:<20} {v:8.2f}{extra}")
+            line = f"  {k:<20} {v:10.2f}"
+            if ref:
+                line += f" {ref[k]:10.2f} {ref[k] / v:6.1f}x"
+            if not k.startswith("raw"):
+                line += f"   (+{v - base:.2f} over raw)"
+            print(line)
 
     raw, chain = first_answer_token(max(r, 25))
     print(f"\ntime to first answer token, guide chain: raw model {raw:.0f} µs, "
           f"chain {chain:.0f} µs, added {chain - raw:.0f} µs")
+    if with_ref:
+        raw, chain = first_answer_token(max(r, 25), reference=True)
+        print(f"  reference: raw model {raw:.0f} µs, chain {chain:.0f} µs, "
+              f"added {chain - raw:.0f} µs")
     raw, chain = first_token(simple_chain, {"input": "hi"}, max(r, 25))
     print(f"time to first token, prompt|model|parser: raw model {raw:.0f} µs, "
           f"chain {chain:.0f} µs, added {chain - raw:.0f} µs")
 
     print("\nimport time (ms, median of 5 fresh interpreters)")
-    for mod in ("ragstream", "ragstream.chains", "ragstream.runnables"):
-        print(f"  {mod:<22} {import_time(mod, 5):7.1f}")
+    mods = ["ragstream", "ragstream.chains", "ragstream.runnables"]
+    if with_ref:
+        mods += ["langchain_classic.chains", "langchain_core.runnables"]
+    for mod in mods:
+        print(f"  {mod:<26} {import_time(mod, 5):7.1f}")
 
     secs = concurrent_streams(100, 500, max(1, r // 2))
     print(f"\n100 concurrent astream_events streams of 500 tokens: {secs:.2f} s")
