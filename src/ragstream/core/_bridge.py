@@ -37,7 +37,11 @@ def _start_loop(name: str) -> asyncio.AbstractEventLoop:
     def run() -> None:
         asyncio.set_event_loop(loop)
         loop.call_soon(ready.set)
-        loop.run_forever()
+        try:
+            loop.run_forever()
+        finally:  # only a private loop is ever stopped
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
 
     threading.Thread(target=run, name=name, daemon=True).start()
     ready.wait()
