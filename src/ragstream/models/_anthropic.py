@@ -1,0 +1,225 @@
+"""``ChatAnthropic``: Claude models through the official ``anthropic`` SDK."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from typing import Any
+
+from ragstream.errors import ConfigError, InputError
+from ragstream.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage, SystemMessage
+from ragstream.models._base import BaseChatModel
+from ragstream.models._http import (
+    CallLimits,
+    EndedEarly,
+    PerLoop,
+    Progress,
+    Secret,
+    close_sdk_stream,
+    guarded_stream,
+    import_sdk,
+    safe_url,
+    sdk_classifier,
+)
+
+__all__ = ["ANTHROPIC_URL", "ChatAnthropic"]
+
+ANTHROPIC_URL = "https://api.anthropic.com"
+_NO_KEY = "no-key-needed"
+
+
+class ChatAnthropic(BaseChatModel):
+    """A Claude chat model, streamed token by token.
+
+    The key and URL come from the arguments, else from ``ANTHROPIC_API_KEY``
+    and ``ANTHROPIC_BASE_URL``. System messages go to the request's
+    ``system``. Retries, deadlines and errors behave as in ``ChatOpenAI``.
+    Needs ``pip install "ragstream[anthropic]"``.
+
+    >>> llm = ChatAnthropic(model="claude-haiku-4-5")
+    >>> for chunk in llm.stream("Why is the sky blue?"):  # doctest: +SKIP
+    ...     print(chunk.content, end="")
+    """
+
+    def __init__(
+        self,
+        *,
+        model: str = "claude-haiku-4-5",
+        api_key: str | None = None,
+        base_url: str | None = None,
+        max_tokens: int = 1024,
+        temperature: float | None = None,
+        stop: str | Sequence[str] | None = None,
+        timeout: float | None = 60.0,
+        max_retries: int = 2,
+        first_token_timeout: float | None = 60.0,
+        total_timeout: float | None = 300.0,
+        retry_backoff: float = 0.5,
+        model_kwargs: Mapping[str, Any] | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        name: str | None = None,
+    ) -> None:
+        if max_tokens < 1:
+            raise ConfigError(f"max_tokens must be at least 1, not {max_tokens}")
+        self.model = model
+        self.base_url = base_url or os.environ.get("ANTHROPIC_BASE_URL") or ANTHROPIC_URL
+        self._api_key = Secret(
+            api_key if api_key is not None else os.environ.get("ANTHROPIC_API_KEY")
+        )
+        self.max_tokens = max_tokens
+        self.temperature = temperature
+        self.stop = [stop] if isinstance(stop, str) else (list(stop) if stop else None)
+        self.timeout = timeout
+        self.limits = CallLimits(
+            max_retries=max_retries, retry_backoff=retry_backoff,
+            first_token_timeout=first_token_timeout, total_timeout=total_timeout,
+        )
+        self.model_kwargs = dict(model_kwargs or {})
+        self.default_headers = dict(default_headers or {})
+        self.name = name
+        self._clients: PerLoop[Any] = PerLoop(self._make_client, _close_client)
+
+    @property
+    def model_name(self) -> str:
+        return self.model
+
+    @property
+    def endpoint(self) -> str:
+        """The URL message requests go to, as errors name it."""
+        return safe_url(self.base_url.rstrip("/") + "/v1/messages")
+
+    def __repr__(self) -> str:
+        return f"ChatAnthropic(model={self.model!r}, base_url={safe_url(self.base_url)!r})"
+
+    def _key(self) -> str:
+        key = self._api_key.get()
+        if key is not None:
+            return key
+        if self.base_url.rstrip("/") != ANTHROPIC_URL:
+            return _NO_KEY
+        raise ConfigError(
+            f"no API key for {ANTHROPIC_URL}: set ANTHROPIC_API_KEY or pass api_key=..."
+        )
+
+    def _make_client(self) -> Any:
+        anthropic = import_sdk("anthropic")
+        return anthropic.AsyncAnthropic(
+            api_key=self._key(),
+            base_url=self.base_url,
+            timeout=self.timeout,
+            max_retries=0,  # we retry ourselves, and only before the first token
+            default_headers=self.default_headers or None,
+        )
+
+    def _request(self, messages: list[BaseMessage], kwargs: dict[str, Any]) -> dict[str, Any]:
+        options = dict(kwargs)
+        system = [m.content for m in messages if isinstance(m, SystemMessage)]
+        params: dict[str, Any] = {
+            "model": self.model,
+            "messages": [_to_anthropic(m) for m in messages if not isinstance(m, SystemMessage)],
+            "max_tokens": options.pop("max_tokens", self.max_tokens),
+            "stream": True,
+        }
+        if system:
+            params["system"] = "\n\n".join(system)
+        temperature = options.pop("temperature", self.temperature)
+        if temperature is not None:
+            params["temperature"] = temperature
+        stop = options.pop("stop", self.stop)
+        if stop:
+            params["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
+        extra = {**self.model_kwargs, **options}
+        if extra:
+            params["extra_body"] = extra
+        return params
+
+    def _astream_chat(
+        self, messages: list[BaseMessage], **kwargs: Any
+    ) -> AsyncIterator[AIMessageChunk | str]:
+        # a plain function returning the guarded stream: one generator less per token
+        params = self._request(messages, kwargs)
+        clients = self._clients
+
+        async def attempt(progress: Progress) -> AsyncGenerator[AIMessageChunk | str, None]:
+            client = await clients.get()
+            stream = await client.messages.create(**params)
+            progress.connected = True
+            pieces = _decode(stream)
+            try:
+                async for piece in pieces:
+                    yield piece
+            finally:
+                await pieces.aclose()
+                await close_sdk_stream(stream)
+
+        return guarded_stream(
+            attempt, url=self.endpoint, secret=self._api_key, limits=self.limits,
+            classify=sdk_classifier(import_sdk("anthropic"), self.timeout),
+        )
+
+
+async def _close_client(client: Any) -> None:
+    await client.close()
+
+
+async def _decode(stream: Any) -> AsyncGenerator[AIMessageChunk | str, None]:
+    """Text pieces from Messages stream events, shaped as ``ChatOpenAI`` shapes
+    them: an empty opening chunk, the text, a closing chunk with the stop reason
+    and token usage (input tokens from ``message_start``, output tokens from
+    the last ``message_delta``)."""
+    ident: str | None = None
+    model_name: str | None = None
+    opened = False
+    stop_reason: str | None = None
+    input_tokens = 0
+    output_tokens = 0
+    while True:
+        try:
+            event = await stream.__anext__()
+        except StopAsyncIteration:
+            break
+        kind = getattr(event, "type", None)
+        if kind == "content_block_delta":
+            text = getattr(event.delta, "text", None)
+            if text:
+                if not opened:
+                    opened = True
+                    yield AIMessageChunk("", id=ident)
+                yield text
+        elif kind == "message_start":
+            message = event.message
+            ident = getattr(message, "id", None)
+            model_name = getattr(message, "model", None)
+            usage = getattr(message, "usage", None)
+            input_tokens = getattr(usage, "input_tokens", None) or 0
+            output_tokens = getattr(usage, "output_tokens", None) or 0
+        elif kind == "message_delta":
+            stop_reason = getattr(event.delta, "stop_reason", None) or stop_reason
+            usage = getattr(event, "usage", None)
+            # message_delta counts are cumulative
+            output_tokens = getattr(usage, "output_tokens", None) or output_tokens
+            input_tokens = getattr(usage, "input_tokens", None) or input_tokens
+    if stop_reason is None:
+        raise EndedEarly("the stream ended without a stop reason")
+    if not opened:
+        yield AIMessageChunk("", id=ident)
+    meta: dict[str, Any] = {"finish_reason": stop_reason}
+    if model_name:
+        meta["model_name"] = model_name
+    usage_metadata = {
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
+        "total_tokens": input_tokens + output_tokens,
+    }
+    yield AIMessageChunk("", usage_metadata=usage_metadata, response_metadata=meta)
+
+
+def _to_anthropic(message: BaseMessage) -> dict[str, Any]:
+    if isinstance(message, AIMessage):
+        return {"role": "assistant", "content": message.content}
+    if isinstance(message, HumanMessage):
+        return {"role": "user", "content": message.content}
+    raise InputError(
+        f"ChatAnthropic cannot send a {type(message).__name__}; "
+        "use system, human and AI messages"
+    )

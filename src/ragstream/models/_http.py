@@ -1,0 +1,469 @@
+"""What every HTTP model client shares: retries, deadlines, error wrapping,
+secrets, and SDK clients kept per event loop.
+
+A call is tried again (with backoff, honouring ``Retry-After``) only while no
+token has reached the caller: once text has gone out, a failure ends the call
+with the partial text kept on the error. Two deadlines bound a call from its
+start: one for the first token, one for the whole answer. Errors name the
+server's URL and never the key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import random
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Generic, Literal, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+from ragstream.errors import (
+    ModelConnectionError,
+    ModelError,
+    ModelHTTPError,
+    ModelTimeoutError,
+    StreamInterruptedError,
+)
+from ragstream.messages import AIMessageChunk
+
+__all__ = [
+    "CallLimits",
+    "EndedEarly",
+    "Failure",
+    "PerLoop",
+    "Progress",
+    "Secret",
+    "close_sdk_stream",
+    "guarded_call",
+    "guarded_stream",
+    "import_sdk",
+    "retry_after",
+    "root_reason",
+    "safe_url",
+    "sdk_classifier",
+]
+
+T = TypeVar("T")
+Piece = AIMessageChunk | str
+
+_RETRY_STATUSES = frozenset({408, 409, 429})
+_MAX_WAIT = 60.0  # the longest Retry-After we honour
+_MAX_BACKOFF = 8.0
+
+
+class Secret:
+    """An API key that never shows in reprs, logs or error messages."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str | None) -> None:
+        self._value = value or None
+
+    def get(self) -> str | None:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return self._value is not None
+
+    def __repr__(self) -> str:
+        return "Secret('**********')" if self._value else "Secret(None)"
+
+    __str__ = __repr__
+
+    def redact(self, text: str) -> str:
+        """``text`` with the key, if it appears, replaced by stars."""
+        return text.replace(self._value, "**********") if self._value else text
+
+
+def safe_url(url: str) -> str:
+    """A URL fit for messages: no user, password or query string."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<invalid URL>"
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+@dataclass(frozen=True)
+class CallLimits:
+    """How long a call may take and how often it is tried again."""
+
+    max_retries: int = 2
+    retry_backoff: float = 0.5
+    first_token_timeout: float | None = 60.0
+    total_timeout: float | None = 300.0
+
+    def __post_init__(self) -> None:
+        from ragstream.errors import ConfigError
+
+        if self.max_retries < 0:
+            raise ConfigError(f"max_retries must be 0 or more, not {self.max_retries}")
+        if self.retry_backoff < 0:
+            raise ConfigError(f"retry_backoff must be 0 or more, not {self.retry_backoff}")
+        for name in ("first_token_timeout", "total_timeout"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ConfigError(f"{name} must be positive or None, not {value}")
+
+
+class PerLoop(Generic[T]):
+    """One object (an SDK client) per running event loop.
+
+    SDK clients hold connection pools bound to the loop that opened them, and
+    a model is used both from the caller's loop (``astream``) and from the
+    background loop of the sync methods (``stream``); so each loop gets its own.
+    A client is closed when its loop shuts down (``asyncio.run`` finalizes
+    async generators, and a small one here closes the client), and forgotten
+    when its loop is found stopped or closed.
+    """
+
+    def __init__(self, make: Callable[[], T], close: Callable[[T], Awaitable[Any]]) -> None:
+        self._make = make
+        self._close = close
+        self._items: dict[asyncio.AbstractEventLoop, tuple[T, AsyncGenerator[None, None]]] = {}
+
+    async def get(self) -> T:
+        loop = asyncio.get_running_loop()
+        entry = self._items.get(loop)
+        if entry is not None:
+            return entry[0]
+        for other in [o for o in self._items if o.is_closed() or not o.is_running()]:
+            del self._items[other]
+        item = self._make()
+        keeper = self._keep(loop, item)
+        await keeper.__anext__()  # now the loop knows it, and closes it at shutdown
+        self._items[loop] = (item, keeper)
+        return item
+
+    async def _keep(self, loop: asyncio.AbstractEventLoop, item: T) -> AsyncGenerator[None, None]:
+        try:
+            yield
+        finally:
+            if self._items.get(loop, (None,))[0] is item:
+                del self._items[loop]
+            await self._close(item)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+class EndedEarly(Exception):
+    """Raised by a decoder whose stream ended without the model saying it was done."""
+
+
+class Progress:
+    """What an attempt tells the driver: whether the server has answered yet."""
+
+    __slots__ = ("connected",)
+
+    def __init__(self) -> None:
+        self.connected = False
+
+
+Kind = Literal["connect", "status", "timeout", "broken", "server", "malformed"]
+
+
+@dataclass
+class Failure:
+    """A provider failure, classified."""
+
+    kind: Kind
+    detail: str
+    status: int | None = None
+    retry_after: float | None = None
+
+    @property
+    def retryable(self) -> bool:
+        if self.kind in ("connect", "broken"):
+            return True
+        status = self.status
+        if self.kind == "status" and status is not None:
+            return status in _RETRY_STATUSES or status >= 500
+        return False
+
+
+Classify = Callable[[BaseException, bool], Failure | None]
+
+
+class _Errors:
+    def __init__(self, url: str, secret: Secret, classify: Classify) -> None:
+        self.url = url
+        self.secret = secret
+        self.classify = classify
+
+    def build(self, f: Failure, partial: str, tries: int) -> ModelError:
+        url = self.url
+        detail = self.secret.redact(f.detail)
+        after = f" (after {tries} attempts)" if tries > 1 else ""
+        if f.kind == "connect":
+            return ModelConnectionError(f"cannot connect to {url}: {detail}{after}", url=url)
+        if f.kind == "status":
+            assert f.status is not None
+            return ModelHTTPError(
+                f"{url} answered HTTP {f.status}: {detail}{after}", status=f.status, url=url
+            )
+        if f.kind == "timeout":
+            return ModelTimeoutError(f"{url} timed out: {detail}", url=url, partial=partial)
+        got = f"after {len(partial)} characters" if partial else "before any text"
+        if f.kind == "server":
+            msg = f"{url} reported an error mid-stream ({got}): {detail}"
+        elif f.kind == "malformed":
+            msg = f"{url} sent a malformed stream frame ({got}): {detail}"
+        else:
+            msg = f"the answer stream from {url} broke off {got}: {detail}{after}"
+        return StreamInterruptedError(msg, url=url, partial=partial)
+
+    def mentions_secret(self, exc: BaseException) -> bool:
+        key = self.secret.get()
+        if key is None:
+            return False
+        seen: BaseException | None = exc
+        while seen is not None:
+            if key in str(seen) or key in repr(getattr(seen, "body", None)):
+                return True
+            seen = seen.__cause__ or seen.__context__
+        return False
+
+    def wait(self, f: Failure, tries: int, limits: CallLimits) -> float:
+        if f.retry_after is not None:
+            return min(max(f.retry_after, 0.0), _MAX_WAIT)
+        base = limits.retry_backoff * 2.0 ** (tries - 1)
+        return min(base, _MAX_BACKOFF) * random.uniform(0.8, 1.2)
+
+
+def _deadline_error(url: str, first: bool, limits: CallLimits, partial: str) -> ModelTimeoutError:
+    if first:
+        msg = f"no answer from {url} within first_token_timeout={limits.first_token_timeout:g} s"
+    else:
+        msg = f"the answer from {url} took longer than total_timeout={limits.total_timeout:g} s"
+    return ModelTimeoutError(msg, url=url, partial=partial)
+
+
+async def guarded_stream(
+    attempt: Callable[[Progress], AsyncGenerator[Piece, None]],
+    *,
+    url: str,
+    secret: Secret,
+    limits: CallLimits,
+    classify: Classify,
+) -> AsyncIterator[Piece]:
+    """Run ``attempt`` (an async generator of text pieces) under ``limits``.
+
+    ``classify(exc, connected)`` turns a provider error into a ``Failure``
+    (None: not a provider error, re-raise it as it is).
+    """
+    errors = _Errors(url, secret, classify)
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    first_by = None if limits.first_token_timeout is None else start + limits.first_token_timeout
+    total_by = None if limits.total_timeout is None else start + limits.total_timeout
+    before_first = first_by if total_by is None else (
+        total_by if first_by is None else min(first_by, total_by)
+    )
+    partial: list[str] = []
+    tries = 0
+    while True:
+        tries += 1
+        progress = Progress()
+        stream = attempt(progress)
+        started = False
+        try:
+            while True:
+                when = total_by if started else before_first
+                if when is None:
+                    try:
+                        piece = await stream.__anext__()
+                    except StopAsyncIteration:
+                        return
+                else:
+                    scope = asyncio.timeout_at(when)
+                    try:
+                        async with scope:
+                            piece = await stream.__anext__()
+                    except StopAsyncIteration:
+                        return
+                    except TimeoutError:
+                        if not scope.expired():
+                            raise
+                        first = not started and when == first_by
+                        raise _deadline_error(url, first, limits, "".join(partial)) from None
+                started = True
+                text = piece if type(piece) is str else piece.content  # type: ignore[union-attr]
+                if text:
+                    partial.append(text)
+                yield piece
+        except ModelError:
+            raise
+        except Exception as exc:
+            failure = classify(exc, progress.connected)
+            if failure is None:
+                raise
+            if not started and failure.retryable and tries <= limits.max_retries:
+                wait = errors.wait(failure, tries, limits)
+                if total_by is None or loop.time() + wait < total_by:
+                    await asyncio.sleep(wait)
+                    continue
+            error = errors.build(failure, "".join(partial), tries)
+            if errors.mentions_secret(exc):
+                raise error from None
+            raise error from exc
+        finally:
+            await stream.aclose()
+
+
+async def guarded_call(
+    call: Callable[[], Awaitable[T]],
+    *,
+    url: str,
+    secret: Secret,
+    limits: CallLimits,
+    classify: Classify,
+) -> T:
+    """Run one non-streaming request under ``limits`` (``total_timeout`` bounds
+    the whole call, retries included)."""
+    errors = _Errors(url, secret, classify)
+    loop = asyncio.get_running_loop()
+    total_by = None if limits.total_timeout is None else loop.time() + limits.total_timeout
+    tries = 0
+    while True:
+        tries += 1
+        scope = asyncio.timeout_at(total_by)
+        try:
+            async with scope:
+                return await call()
+        except TimeoutError:
+            if not scope.expired():
+                raise
+            raise _deadline_error(url, False, limits, "") from None
+        except Exception as exc:
+            failure = classify(exc, False)
+            if failure is None:
+                raise
+            if failure.retryable and tries <= limits.max_retries:
+                wait = errors.wait(failure, tries, limits)
+                if total_by is None or loop.time() + wait < total_by:
+                    await asyncio.sleep(wait)
+                    continue
+            error = errors.build(failure, "", tries)
+            if errors.mentions_secret(exc):
+                raise error from None
+            raise error from exc
+
+
+def retry_after(headers: Any) -> float | None:
+    """Seconds a server asked us to wait (``retry-after-ms`` or ``Retry-After``)."""
+    if headers is None:
+        return None
+    ms = headers.get("retry-after-ms")
+    if ms is not None:
+        try:
+            return float(ms) / 1000
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def root_reason(exc: BaseException) -> str:
+    """The innermost cause's message: 'Connection refused' beats 'Connection error.'."""
+    reason = str(exc) or type(exc).__name__
+    seen: BaseException | None = exc
+    depth = 0
+    while seen is not None and depth < 10:
+        text = str(seen)
+        if text:
+            reason = text
+        seen = seen.__cause__ or seen.__context__
+        depth += 1
+    return reason
+
+
+def _message_of(exc: BaseException) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        inner = body.get("error")
+        if isinstance(inner, dict):
+            body = inner
+        message = body.get("message")
+        if isinstance(message, str) and message:
+            kind = body.get("type")
+            return f"{kind}: {message}" if isinstance(kind, str) and kind else message
+    if isinstance(body, str) and body:
+        return body[:300]
+    return str(getattr(exc, "message", "") or exc)
+
+
+def sdk_classifier(sdk: Any, timeout: float | None) -> Classify:
+    """Classify the errors of an official SDK (``openai`` or ``anthropic``: their
+    error classes share names) and of the ``httpx2`` transport under it.
+    ``timeout`` is the silence the SDK client was told to allow."""
+    import anyio
+    import httpx2
+
+    broken = (httpx2.TransportError, anyio.EndOfStream, anyio.BrokenResourceError, ConnectionError)
+
+    def classify(exc: BaseException, connected: bool) -> Failure | None:
+        if isinstance(exc, EndedEarly):
+            return Failure("broken", str(exc))
+        if isinstance(exc, sdk.APIStatusError):
+            status = exc.status_code
+            if status < 400:  # an error event inside a 200 stream
+                return Failure("server", _message_of(exc))
+            return Failure(
+                "status", _message_of(exc), status=status,
+                retry_after=retry_after(exc.response.headers),
+            )
+        if isinstance(exc, sdk.APITimeoutError | httpx2.TimeoutException):
+            return Failure("timeout", f"the connection was silent longer than timeout={timeout} s")
+        if isinstance(exc, sdk.APIConnectionError):
+            return Failure("broken" if connected else "connect", root_reason(exc))
+        if isinstance(exc, sdk.APIResponseValidationError):
+            return Failure("malformed", _message_of(exc))
+        if isinstance(exc, sdk.APIError):  # an error frame in the stream
+            return Failure("server", _message_of(exc))
+        if isinstance(exc, broken):
+            return Failure("broken" if connected else "connect", root_reason(exc))
+        if isinstance(exc, ValueError):  # JSON that does not parse, or a bad shape
+            return Failure("malformed", root_reason(exc)[:300])
+        return None
+
+    return classify
+
+
+def import_sdk(name: str) -> Any:
+    """Import a provider SDK on first use; name the extra to install if it is missing."""
+    import importlib
+
+    from ragstream.errors import MissingDependencyError
+
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        raise MissingDependencyError(name, name) from exc
+
+
+async def close_sdk_stream(stream: Any) -> None:
+    """Close an SDK stream now: its event generator (which would otherwise be
+    closed later by the garbage collector, in a task of its own), then its
+    HTTP response, which closes a half-read connection."""
+    iterator = vars(stream).get("_iterator")  # the SDKs make it on first use
+    try:
+        if iterator is not None:
+            await iterator.aclose()
+    finally:
+        await stream.close()
