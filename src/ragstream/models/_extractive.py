@@ -479,14 +479,14 @@ def _resolve(question: str, subject: str) -> str | None:
     for i, w in enumerate(lowered):
         nxt = lowered[i + 1] if i + 1 < len(lowered) else ""
         prev = lowered[i - 1] if i else ""
+        after = lowered[i + 2] if i + 2 < len(lowered) else ""
         if w in {"it", "they", "them"}:
-            if w == "it" and nxt in _EXPLETIVE_NEXT:
+            if w == "it" and nxt in _EXPLETIVE_NEXT and after in {"to", "that", "for"}:
                 continue
             return _splice(question, tokens[i].start(), tokens[i].end(), subject)
         if w in {"this", "that", "these", "those"}:
             if nxt in _GENERIC_NOUNS:
                 return _splice(question, tokens[i].start(), tokens[i + 1].end(), subject)
-            after = lowered[i + 2] if i + 2 < len(lowered) else ""
             if _is_content(nxt) and not (prev in _AUXILIARIES and not _is_content(after)):
                 continue  # a determiner: "that library" names something new
             if w == "that" and prev not in _AUXILIARIES and (
