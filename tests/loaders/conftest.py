@@ -219,10 +219,16 @@ class Handler(BaseHTTPRequestHandler):
             self._send(404, _page("<h1>Not Found</h1>").encode(), "text/html")
 
 
+class Server(ThreadingHTTPServer):
+    # the default listen backlog of 5 drops connections under concurrency,
+    # and each dropped one costs a 1 s SYN retry
+    request_queue_size = 64
+
+
 @pytest.fixture(scope="session")
 def _site_server() -> Iterator[Site]:
     handler = type("SiteHandler", (Handler,), {})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = Server(("127.0.0.1", 0), handler)
     site = Site(server)
     handler.site = site
     thread = threading.Thread(target=server.serve_forever, name="loader-test-site", daemon=True)
