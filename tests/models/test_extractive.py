@@ -272,6 +272,66 @@ def test_headings_and_bullets_are_not_quoted_as_sentences() -> None:
     assert "- " not in answer and "#" not in answer
 
 
+# The four chunks the guide's retriever returns for "What is Task Decomposition?"
+_BLOG = {"source": "https://lilianweng.github.io/posts/2023-06-23-agent/"}
+GUIDE_CONTEXT = [
+    Document(
+        "Fig. 1. Overview of a LLM-powered autonomous agent system.\nComponent One: Planning#\n"
+        "A complicated task usually involves many steps. An agent needs to know what they are "
+        "and plan ahead.\nTask Decomposition#\nChain of thought (CoT; Wei et al. 2022) has "
+        "become a standard prompting technique for enhancing model performance on complex "
+        "tasks. The model is instructed to “think step by step” to utilize more test-time "
+        "computation to decompose hard tasks into smaller and simpler steps. CoT transforms "
+        "big tasks into multiple manageable tasks and shed lights into an interpretation of "
+        "the model’s thinking process.", metadata=_BLOG),
+    Document(
+        "Tree of Thoughts (Yao et al. 2023) extends CoT by exploring multiple reasoning "
+        "possibilities at each step. It first decomposes the problem into multiple thought "
+        "steps and generates multiple thoughts per step, creating a tree structure. The search "
+        "process can be BFS (breadth-first search) or DFS (depth-first search) with each state "
+        "evaluated by a classifier (via a prompt) or majority vote.\nTask decomposition can be "
+        'done (1) by LLM with simple prompting like "Steps for XYZ.\\n1.", "What are the '
+        'subgoals for achieving XYZ?", (2) by using task-specific instructions; e.g. "Write a '
+        'story outline." for writing a novel, or (3) with human inputs.', metadata=_BLOG),
+    Document(
+        "Resources:\n1. Internet access for searches and information gathering.\n2. Long Term "
+        "memory management.\n3. GPT-3.5 powered Agents for delegation of simple tasks.\n4. File "
+        "output.\n\nPerformance Evaluation:\n1. Continuously review and analyze your actions to "
+        "ensure you are performing to the best of your abilities.\n2. Constructively "
+        "self-criticize your big-picture behavior constantly.\n3. Reflect on past decisions and "
+        "strategies to refine your approach.\n4. Every command has a cost, so be smart and "
+        "efficient. Aim to complete tasks in the least number of steps.", metadata=_BLOG),
+    Document(
+        "(3) Task execution: Expert models execute on the specific tasks and log results.\n"
+        "Instruction:\n\nWith the input and the inference results, the AI assistant needs to "
+        "describe the process and results. The previous stages can be formed as - User Input: "
+        "{{ User Input }}, Task Planning: {{ Tasks }}, Model Selection: {{ Model Assignment }}, "
+        "Task Execution: {{ Predictions }}. You must first answer the user's request in a "
+        "straightforward manner.", metadata=_BLOG),
+]
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        # the paragraph under the "Task Decomposition#" heading says "decompose"
+        ("What is Task Decomposition?",
+         "to decompose hard tasks into smaller and simpler steps. [1]"),
+        # how the guide's model rewrote the follow-up question
+        ("What are some typical methods used for task decomposition?",
+         "Task decomposition can be done (1) by LLM with simple prompting like"),
+        # bullets under "Resources:" never say "resources"
+        ("What resources does the agent have?", "Long Term memory management. [3]"),
+        ("How should the agent evaluate its performance?",
+         "Reflect on past decisions and strategies to refine your approach. [3]"),
+    ],
+)
+def test_answers_from_the_guides_own_retrieved_chunks(question: str, expected: str) -> None:
+    answer = ask(ExtractiveChatModel(), question, GUIDE_CONTEXT)
+    assert expected in answer
+    assert "Fig. 1." not in answer and "#" not in answer
+
+
 # --- finding the context without stuffed documents ------------------------------------
 
 

@@ -34,7 +34,7 @@ from ragstream.models._sentences import (
     VERBS,
     normalized,
     noun_phrases,
-    split_sentences,
+    sections,
     terms,
     words,
 )
@@ -47,15 +47,19 @@ NO_DOCUMENTS = (
 )
 
 # The least relevance a sentence needs to be quoted when ``min_score`` is not given.
-# Lexical: the IDF-weighted share of the question's terms the sentence contains.
+# Lexical: the IDF-weighted share of the question's terms the sentence contains
+# (about a third: one of three words, two of six).
 # Embeddings: cosine similarity (unrelated sentences score about 0.0-0.2 with MiniLM).
-_MIN_LEXICAL = 0.25
+_MIN_LEXICAL = 0.3
 _MIN_COSINE = 0.25
 # Sentences far below the best one add noise, not answer: quote only those within
 # this share of the best BM25 score, or this cosine distance of the best cosine.
 _RELATIVE_BM25 = 0.5
 _COSINE_MARGIN = 0.15
 _K1, _B = 1.2, 0.75
+# A heading's words count for this much in each sentence under it: "Resources:" tells
+# what the bullets below it are, though none of them says "resources".
+_HEADING_WEIGHT = 0.75
 
 _REWRITE_ASKED = re.compile(
     r"stand-?alone|reformulat|rephras|re-?write|re-?word|self-contained question", re.I
@@ -217,7 +221,9 @@ class ExtractiveChatModel(BaseChatModel):
         assert self.embeddings is not None
         query, vectors = await asyncio.gather(
             self.embeddings.aembed_query(question),
-            self.embeddings.aembed_documents([c.text for c in candidates]),
+            self.embeddings.aembed_documents(
+                [f"{c.heading}: {c.text}" if c.heading else c.text for c in candidates]
+            ),
         )
         if len(vectors) != len(candidates):
             raise ConfigError(
@@ -238,6 +244,7 @@ class _Candidate:
     position: int
     text: str
     key: str
+    heading: str
 
 
 def _candidates(passages: list[tuple[int, str]]) -> list[_Candidate]:
@@ -245,12 +252,12 @@ def _candidates(passages: list[tuple[int, str]]) -> list[_Candidate]:
     seen: set[str] = set()
     position = 0
     for marker, text in passages:
-        for sentence in split_sentences(text):
+        for heading, sentence in sections(text):
             key = normalized(sentence)
             if key in seen:  # overlapping chunks repeat sentences: cite the first
                 continue
             seen.add(key)
-            out.append(_Candidate(marker, position, sentence, key))
+            out.append(_Candidate(marker, position, sentence, key, heading))
             position += 1
     return out
 
@@ -264,19 +271,33 @@ def _lexical_scores(
     n = len(candidates)
     if not asked:
         return [0.0] * n, [0.0] * n
-    counted = [Counter(terms(c.text)) for c in candidates]
-    lengths = [sum(c.values()) for c in counted]
+    counted: list[Counter[str]] = []
+    lengths: list[int] = []
+    under: list[set[str]] = []
+    for c in candidates:
+        own = Counter(terms(c.text))
+        lengths.append(sum(own.values()))
+        headed = set(terms(c.heading)) - own.keys()
+        under.append(headed)
+        for t in headed:
+            own[t] = _HEADING_WEIGHT  # type: ignore[assignment]  # a fractional count
+        counted.append(own)
     average = (sum(lengths) / n) or 1.0
     df = Counter(t for c in counted for t in c if t in asked)
-    idf = {t: math.log(1.0 + (n - df[t] + 0.5) / (df[t] + 0.5)) for t in asked}
-    total = sum(idf.values())
+    idf = {t: math.log(1.0 + (n - df[t] + 0.5) / (df[t] + 0.5)) for t in asked if df[t]}
+    # A word the context never uses cannot tell its sentences apart: it may be the
+    # crux ("France") or mere phrasing ("common ways"). It weighs as an average word.
+    absent = len(asked) - len(idf)
+    total = sum(idf.values()) * (1.0 + absent / len(idf)) if idf else 1.0
     scores: list[float] = []
     coverage: list[float] = []
-    for tf, length in zip(counted, lengths, strict=True):
+    for tf, length, headed in zip(counted, lengths, under, strict=True):
         norm = _K1 * (1.0 - _B + _B * length / average)
-        matched = [t for t in asked if t in tf]
+        matched = [t for t in idf if t in tf]
         scores.append(sum(idf[t] * tf[t] * (_K1 + 1.0) / (tf[t] + norm) for t in matched))
-        coverage.append(sum(idf[t] for t in matched) / total)
+        coverage.append(
+            sum(idf[t] * (_HEADING_WEIGHT if t in headed else 1.0) for t in matched) / total
+        )
     return scores, coverage
 
 

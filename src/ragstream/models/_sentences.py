@@ -17,6 +17,7 @@ __all__ = [
     "VERBS",
     "normalized",
     "noun_phrases",
+    "sections",
     "split_sentences",
     "stem",
     "terms",
@@ -69,6 +70,13 @@ _CONTINUES = re.compile(
 )
 
 
+# forms the suffix rules cannot reach
+_IRREGULAR = {
+    "used": "use", "uses": "use", "using": "use", "made": "make", "makes": "make",
+    "making": "make", "better": "good", "best": "good", "ran": "run", "running": "run",
+}
+
+
 def words(text: str) -> list[str]:
     """The words of ``text`` (letters and digits, with inner apostrophes and hyphens)."""
     return _WORD.findall(text)
@@ -78,10 +86,12 @@ def words(text: str) -> list[str]:
 def stem(word: str) -> str:
     """A light suffix-stripping stem, so that "tasks", "task" and "tasked" meet.
 
-    >>> [stem(w) for w in ("embeddings", "stored", "stories", "chunking")]
-    ['embed', 'stor', 'story', 'chunk']
+    >>> [stem(w) for w in ("embeddings", "stored", "stories", "decomposition", "decomposes")]
+    ['embed', 'stor', 'story', 'decompos', 'decompos']
     """
     w = word.lower()
+    if w in _IRREGULAR:
+        return _IRREGULAR[w]
     if len(w) <= 3:
         return w
     if w.endswith("ies") and len(w) > 4:
@@ -99,20 +109,23 @@ def stem(word: str) -> str:
                 base = base[:-1]  # "embedding" -> "embedd" -> "embed"
             w = base
             break
-    for suffix, repl in (("ational", "ate"), ("ization", "ize"), ("fulness", "ful"),
-                         ("ness", ""), ("ments", ""), ("ment", ""), ("ly", "")):
+    for suffix, repl in (("ational", "ate"), ("ization", "ize"), ("ation", ""), ("ition", ""),
+                         ("fulness", "ful"), ("ness", ""), ("ment", ""), ("ly", "")):
         if w.endswith(suffix) and len(w) - len(suffix) >= 4:
             w = w[: -len(suffix)] + repl
             break
     # "store", "stored" and "storing" all end up as "stor"
-    return w[:-1] if len(w) > 4 and w.endswith("e") and not w.endswith("ee") else w
+    if len(w) > 4 and w.endswith("e") and not w.endswith("ee"):
+        w = w[:-1]
+    # ... and "evaluate", "evaluated" and "evaluation" as "evalu"
+    return w[:-2] if len(w) > 5 and w.endswith("at") else w
 
 
 def terms(text: str) -> list[str]:
     """The stemmed content words of ``text``, in order, stop words left out.
 
     >>> terms("What are the common ways of doing task decomposition?")
-    ['common', 'way', 'task', 'decomposition']
+    ['common', 'way', 'task', 'decompos']
     """
     out = []
     for w in _TERM_SPLIT.findall(text.lower()):
@@ -136,23 +149,30 @@ def split_sentences(text: str) -> list[str]:
     ...                 "- Use e.g. prompts. It helps a lot.")
     ['Task decomposition (Wei et al. 2022) splits work.', 'Use e.g. prompts.', 'It helps a lot.']
     """
-    out: list[str] = []
-    for i, unit in enumerate(_units(text)):
+    return [sentence for _, sentence in sections(text)]
+
+
+def sections(text: str) -> list[tuple[str, str]]:
+    """``(heading, sentence)`` for each sentence worth quoting: the heading it sits
+    under ("" before any), which says what a sentence is about when it does not."""
+    out: list[tuple[str, str]] = []
+    for i, (heading, unit) in enumerate(_units(text)):
         for j, sentence in enumerate(_split_unit(unit)):
             if not _is_fragment(sentence, first=i == 0 and j == 0):
-                out.append(sentence)
+                out.append((heading, sentence))
     return out
 
 
-def _units(text: str) -> list[str]:
-    """Paragraphs (wrapped lines joined) and bullet items; headings are dropped."""
+def _units(text: str) -> list[tuple[str, str]]:
+    """Paragraphs (wrapped lines joined) and bullet items, each with its heading."""
     lines = [line.strip() for line in text.splitlines()]
-    units: list[str] = []
+    units: list[tuple[str, str]] = []
     current: list[str] = []
+    heading = ""
 
     def close() -> None:
         if current:
-            units.append(" ".join(current))
+            units.append((heading, " ".join(current)))
             current.clear()
 
     for i, line in enumerate(lines):
@@ -170,6 +190,7 @@ def _units(text: str) -> list[str]:
             continue
         if _is_heading(line, following):
             close()
+            heading = line.strip("#: \t")
             continue
         if current and not _ENDS_SENTENCE.search(current[-1]):
             close()  # the previous line was a caption or label, not part of a sentence
