@@ -708,6 +708,10 @@ def test_embeddings_that_return_the_wrong_number_of_vectors_are_reported() -> No
 
 # --- sentence splitting, on plain strings --------------------------------------------------
 
+KO_DECOMPOSITION = "작업 분해는 복잡한 작업을 작은 단계로 나눕니다."
+KO_VECTORS = "벡터 데이터베이스는 임베딩을 저장합니다."
+
+
 
 @pytest.mark.parametrize(
     ("text", "expected"),
@@ -728,7 +732,17 @@ def test_embeddings_that_return_the_wrong_number_of_vectors_are_reported() -> No
           "Delegation to other agents."]),
         ("of the thinking process. Dr. Smith agrees with this view. Does it work? OK.",
          ["Dr. Smith agrees with this view."]),
+        (f"{KO_DECOMPOSITION} {KO_VECTORS}", [KO_DECOMPOSITION, KO_VECTORS]),
+        ("タスク分解は複雑なタスクを小さなステップに分けます。はい。",
+         ["タスク分解は複雑なタスクを小さなステップに分けます。"]),
     ],
 )
 def test_split_sentences(text: str, expected: list[str]) -> None:
     assert split_sentences(text) == expected
+
+
+def test_answers_in_a_spaced_script_that_has_no_capitals() -> None:
+    docs = [Document("Chroma is a vector database."),
+            Document(f"{KO_DECOMPOSITION} {KO_VECTORS}")]
+    answer = ask(ExtractiveChatModel(), "작업 분해는 무엇입니까?", docs)
+    assert answer == f"{KO_DECOMPOSITION} [2]"

@@ -122,50 +122,19 @@ class ExtractiveChatModel(BaseChatModel):
         self.min_score = min_score
         self.delay = delay
 
+    # This overrides _astream, not _astream_chat: citing needs the documents that the
+    # prompt value carries beside its messages.
     async def _astream(self, input: Any, **kwargs: Any) -> AsyncIterator[AIMessageChunk]:
         messages = input_messages(input)
-        documents = getattr(input, "documents", None) or []
-        async for chunk in self._respond(messages, list(documents), kwargs.get("stop")):
-            yield chunk
-
-    async def _astream_chat(
-        self, messages: list[BaseMessage], **kwargs: Any
-    ) -> AsyncIterator[AIMessageChunk | str]:
-        async for chunk in self._respond(messages, [], kwargs.get("stop")):
-            yield chunk
-
-    async def _respond(
-        self, messages: list[BaseMessage], documents: list[Document], stop: Any
-    ) -> AsyncIterator[AIMessageChunk]:
-        text = await self.areply(messages, documents=documents)
-        tokens = split_tokens(text)
-        if stop:
-            tokens = _cut_at_stop(tokens, [stop] if isinstance(stop, str) else stop)
-        # an empty first and last chunk, as streaming chat APIs send them
-        yield AIMessageChunk("")
-        for token in tokens:
-            if self.delay:
+        # stuffed in by create_stuff_documents_chain, in the order the user sees them
+        documents = list(getattr(input, "documents", None) or [])
+        text = await self._reply(messages, documents)
+        for chunk in _chunks(text, messages, kwargs.get("stop")):
+            if self.delay and chunk.content:
                 await asyncio.sleep(self.delay)
-            yield AIMessageChunk(token)
-        prompt_tokens = sum(len(split_tokens(m.content)) for m in messages)
-        yield AIMessageChunk(
-            "",
-            usage_metadata={
-                "input_tokens": prompt_tokens,
-                "output_tokens": len(tokens),
-                "total_tokens": prompt_tokens + len(tokens),
-            },
-            response_metadata={
-                "model_name": "extractive",
-                "finish_reason": "stop",
-                "mode": "offline-extractive",
-            },
-        )
+            yield chunk
 
-    async def areply(
-        self, messages: Sequence[BaseMessage], *, documents: Sequence[Document] = ()
-    ) -> str:
-        """The whole reply to ``messages`` (with ``documents`` as the sources to cite)."""
+    async def _reply(self, messages: Sequence[BaseMessage], documents: list[Document]) -> str:
         if not messages:
             raise InputError(
                 "ExtractiveChatModel: got no messages; it needs at least a user message "
@@ -199,7 +168,7 @@ class ExtractiveChatModel(BaseChatModel):
         if not candidates:
             return NO_ANSWER
         if self.embeddings is not None:
-            scores = await self._cosine_scores(question, candidates)
+            scores = await _cosine_scores(self.embeddings, question, candidates)
             floor = _MIN_COSINE if self.min_score is None else self.min_score
             best = max(scores)
             cutoff = max(floor, best - _COSINE_MARGIN)
@@ -217,25 +186,33 @@ class ExtractiveChatModel(BaseChatModel):
         return " ".join(f"{candidates[i].text} [{candidates[i].marker}]"
                         for i in _reading_order(chosen, candidates, scores))
 
-    async def _cosine_scores(self, question: str, candidates: list[_Candidate]) -> list[float]:
-        assert self.embeddings is not None
-        query, vectors = await asyncio.gather(
-            self.embeddings.aembed_query(question),
-            self.embeddings.aembed_documents(
-                [f"{c.heading}: {c.text}" if c.heading else c.text for c in candidates]
-            ),
-        )
-        if len(vectors) != len(candidates):
-            raise ConfigError(
-                f"ExtractiveChatModel: {type(self.embeddings).__name__} returned "
-                f"{len(vectors)} vectors for {len(candidates)} sentences"
-            )
-        return [_cosine(query, v) for v in vectors]
-
     def __repr__(self) -> str:
         return (f"ExtractiveChatModel(embeddings={self.embeddings!r}, "
                 f"max_sentences={self.max_sentences}, min_score={self.min_score}, "
                 f"delay={self.delay})")
+
+
+def _chunks(text: str, messages: Sequence[BaseMessage], stop: Any) -> list[AIMessageChunk]:
+    """The reply word by word, between an empty first chunk and an empty last one
+    that carries the metadata, as streaming chat APIs send them."""
+    tokens = split_tokens(text)
+    if stop:
+        tokens = _cut_at_stop(tokens, [stop] if isinstance(stop, str) else stop)
+    prompt_tokens = sum(len(split_tokens(m.content)) for m in messages)
+    last = AIMessageChunk(
+        "",
+        usage_metadata={
+            "input_tokens": prompt_tokens,
+            "output_tokens": len(tokens),
+            "total_tokens": prompt_tokens + len(tokens),
+        },
+        response_metadata={
+            "model_name": "extractive",
+            "finish_reason": "stop",
+            "mode": "offline-extractive",
+        },
+    )
+    return [AIMessageChunk(""), *(AIMessageChunk(t) for t in tokens), last]
 
 
 @dataclass(slots=True)
@@ -271,16 +248,15 @@ def _lexical_scores(
     n = len(candidates)
     if not asked:
         return [0.0] * n, [0.0] * n
-    counted: list[Counter[str]] = []
+    counted: list[dict[str, float]] = []
     lengths: list[int] = []
     under: list[set[str]] = []
     for c in candidates:
-        own = Counter(terms(c.text))
-        lengths.append(sum(own.values()))
+        own: dict[str, float] = dict(Counter(terms(c.text)))
+        lengths.append(int(sum(own.values())))
         headed = set(terms(c.heading)) - own.keys()
         under.append(headed)
-        for t in headed:
-            own[t] = _HEADING_WEIGHT  # type: ignore[assignment]  # a fractional count
+        own.update(dict.fromkeys(headed, _HEADING_WEIGHT))
         counted.append(own)
     average = (sum(lengths) / n) or 1.0
     df = Counter(t for c in counted for t in c if t in asked)
@@ -299,6 +275,23 @@ def _lexical_scores(
             sum(idf[t] * (_HEADING_WEIGHT if t in headed else 1.0) for t in matched) / total
         )
     return scores, coverage
+
+
+async def _cosine_scores(
+    embeddings: Embeddings, question: str, candidates: list[_Candidate]
+) -> list[float]:
+    query, vectors = await asyncio.gather(
+        embeddings.aembed_query(question),
+        embeddings.aembed_documents(
+            [f"{c.heading}: {c.text}" if c.heading else c.text for c in candidates]
+        ),
+    )
+    if len(vectors) != len(candidates):
+        raise ConfigError(
+            f"ExtractiveChatModel: {type(embeddings).__name__} returned "
+            f"{len(vectors)} vectors for {len(candidates)} sentences"
+        )
+    return [_cosine(query, v) for v in vectors]
 
 
 def _cosine(a: Sequence[float], b: Sequence[float]) -> float:

@@ -60,9 +60,13 @@ _ABBREVIATIONS = frozenset(
 # ... and after "Fig. 1." the number is a label, not the end of a sentence.
 _NUMBERED = frozenset({"fig", "figs", "figure", "table", "eq", "eqs", "sec", "section"})
 
-_BOUNDARY = re.compile(r"[.!?]+[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])")
+# a sentence ends at . ! or ? before a space and a capital, digit or uncased letter
+# (Hangul, kana, CJK), or at a full-width stop
+_BOUNDARY = re.compile(
+    r"[.!?]+[\"'”’)\]]*\s+(?=[\"'“‘(\[]?(?:[A-Z0-9]|[^\x00-\x7f]))|[。！？]+[\"'”’)\]]*\s*"
+)
 _BULLET = re.compile(r"^(?:[-*•‣◦·–]\s+|\(?\d{1,3}[.)]\s+|\(?[a-zA-Z][.)]\s+(?=[A-Z]))")
-_ENDS_SENTENCE = re.compile(r"[.!?][\"'”’)\]]*$")
+_ENDS_SENTENCE = re.compile(r"[.!?。！？][\"'”’)\]]*$")
 # a line ending in one of these is continued by the next line, whatever its case
 _CONTINUES = re.compile(
     r"(?:,|;|\b(?:a|an|the|of|to|in|on|for|by|with|from|and|or|as|at|into|that|is|are))$",
@@ -245,9 +249,15 @@ def _no_boundary(head: str) -> bool:
     return False
 
 
+_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
+
+
 def _is_fragment(sentence: str, *, first: bool) -> bool:
     ws = words(sentence)
-    if len(ws) < 3 or not any(c.islower() for c in sentence):
+    # kana and CJK write words without spaces: two characters make about a word
+    size = sum(len(w) // 2 if _UNSPACED.search(w) else 1 for w in ws)
+    # all capitals is a label or a shout; an uncased script (Hangul, CJK) is text
+    if size < 3 or not any(c.isalpha() and not c.isupper() for c in sentence):
         return True
     if sentence.rstrip("\"'”’)]").endswith("?"):
         return True  # a question in the context asks, it does not answer
