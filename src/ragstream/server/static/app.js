@@ -1,0 +1,471 @@
+// The chat page: plain JavaScript, no build step, everything from this server.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const state = {
+  sessionId: localStorage.getItem("ragstream.session") || null,
+  apiKey: localStorage.getItem("ragstream.key") || "",
+  controller: null,   // the AbortController of the answer being streamed
+  rewritten: false,
+};
+
+// -- talking to the server ----------------------------------------------------
+
+function headers(extra) {
+  const h = Object.assign({}, extra || {});
+  if (state.apiKey) h["Authorization"] = "Bearer " + state.apiKey;
+  return h;
+}
+
+class HttpError extends Error {
+  constructor(status, message) { super(message); this.status = status; }
+}
+
+async function errorFrom(response) {
+  let message = response.status + " " + response.statusText;
+  try {
+    const body = await response.json();
+    const detail = body.message || body.detail || (body.error && body.error.message);
+    if (typeof detail === "string") message = detail;
+    else if (Array.isArray(detail) && detail.length) message = detail[0].msg;
+  } catch (_) { /* not JSON */ }
+  if (response.status === 401) askForKey();
+  return new HttpError(response.status, message);
+}
+
+async function api(path, options) {
+  const opts = Object.assign({}, options || {});
+  opts.headers = headers(opts.headers);
+  let response;
+  try {
+    response = await fetch(path, opts);
+  } catch (err) {
+    throw new Error("Cannot reach the server. Is it still running?");
+  }
+  if (!response.ok) throw await errorFrom(response);
+  return response;
+}
+
+// Read a server-sent event stream from a fetch response, calling onEvent(name, data).
+async function readEvents(response, onEvent) {
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer += decoder.decode(value, { stream: true });
+    let cut;
+    while ((cut = buffer.search(/\r?\n\r?\n/)) >= 0) {
+      const block = buffer.slice(0, cut);
+      buffer = buffer.slice(cut).replace(/^\r?\n\r?\n/, "");
+      let name = "message";
+      const data = [];
+      for (const line of block.split(/\r?\n/)) {
+        if (!line || line.startsWith(":")) continue;  // keep-alive comments
+        const colon = line.indexOf(":");
+        const field = colon < 0 ? line : line.slice(0, colon);
+        const text = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+        if (field === "event") name = text;
+        else if (field === "data") data.push(text);
+      }
+      if (!data.length && name === "message") continue;
+      let parsed = null;
+      if (data.length) {
+        try { parsed = JSON.parse(data.join("\n")); } catch (_) { parsed = data.join("\n"); }
+      }
+      if (onEvent(name, parsed) === false) return;
+    }
+  }
+}
+
+// -- messages -------------------------------------------------------------------
+
+function showError(message) {
+  const box = $("error");
+  box.textContent = message;
+  box.hidden = false;
+}
+
+function clearError() { $("error").hidden = true; $("error").textContent = ""; }
+
+function addMessage(role, text, opts) {
+  const welcome = $("welcome");
+  if (welcome) welcome.remove();
+  const item = document.createElement("li");
+  item.className = "message " + role;
+  const who = document.createElement("div");
+  who.className = "who";
+  who.textContent = role === "user" ? "You" : "Answer";
+  const body = document.createElement("div");
+  body.className = "text";
+  body.textContent = text || "";
+  item.append(who, body);
+  if (opts && opts.incomplete) markIncomplete(item, "Stopped — this answer is incomplete.");
+  $("messages").append(item);
+  item.scrollIntoView({ block: "end" });
+  return item;
+}
+
+function markIncomplete(item, note) {
+  item.classList.add("incomplete");
+  let tag = item.querySelector(".note");
+  if (!tag) {
+    tag = document.createElement("div");
+    tag.className = "note";
+    item.append(tag);
+  }
+  tag.textContent = note;
+}
+
+// -- steps panel ----------------------------------------------------------------
+
+function resetSteps() {
+  state.rewritten = false;
+  const rewrite = $("rewrite");
+  rewrite.textContent = "";
+  rewrite.classList.remove("muted");
+  rewrite.classList.add("live");
+  $("rewrite-kind").textContent = "";
+  $("sources").replaceChildren();
+  $("source-count").textContent = "";
+  $("timings").textContent = "";
+}
+
+function onRewrite(text) {
+  if (!state.rewritten) {
+    state.rewritten = true;
+    $("rewrite").textContent = "";
+    $("rewrite-kind").textContent = "rewritten from the conversation";
+  }
+  $("rewrite").textContent += text;
+}
+
+function onQuery(text) {
+  const rewrite = $("rewrite");
+  rewrite.classList.remove("live");
+  if (!state.rewritten) {
+    rewrite.textContent = text;
+    $("rewrite-kind").textContent = "as asked";
+  }
+}
+
+function renderSources(cards) {
+  const box = $("sources");
+  box.replaceChildren();
+  $("source-count").textContent = String(cards.length);
+  if (!cards.length) {
+    const none = document.createElement("p");
+    none.className = "muted";
+    none.textContent = "No documents matched.";
+    box.append(none);
+    return;
+  }
+  for (const card of cards) {
+    const el = document.createElement("article");
+    el.className = "source-card";
+    const head = document.createElement("div");
+    head.className = "source-head";
+    const rank = document.createElement("span");
+    rank.className = "rank";
+    rank.textContent = "[" + card.rank + "]";
+    const title = document.createElement(card.link ? "a" : "span");
+    title.className = "source-title";
+    title.textContent = card.title;
+    if (card.link) {
+      title.href = card.link;
+      title.target = "_blank";
+      title.rel = "noopener noreferrer";
+    }
+    head.append(rank, title);
+    if (typeof card.score === "number") {
+      const score = document.createElement("span");
+      score.className = "score";
+      score.textContent = card.score.toFixed(2);
+      score.title = "relevance score";
+      head.append(score);
+    }
+    const snippet = document.createElement("p");
+    snippet.className = "snippet";
+    snippet.textContent = card.snippet;
+    el.append(head, snippet);
+    if (card.source && !card.link) {
+      const src = document.createElement("div");
+      src.className = "source-path muted";
+      src.textContent = card.source;
+      el.append(src);
+    }
+    box.append(el);
+  }
+}
+
+function showTimings(done) {
+  const t = done.timings || {};
+  const parts = [];
+  if (typeof t.first_token_s === "number") parts.push("first token " + t.first_token_s.toFixed(2) + " s");
+  if (typeof t.total_s === "number") parts.push("total " + t.total_s.toFixed(2) + " s");
+  if (done.usage && done.usage.total_tokens) parts.push(done.usage.total_tokens + " tokens");
+  $("timings").textContent = parts.join(" · ");
+}
+
+// -- asking ---------------------------------------------------------------------
+
+function setBusy(busy) {
+  $("send").disabled = busy;
+  $("stop").disabled = !busy;
+  $("question").disabled = busy;
+  document.body.classList.toggle("busy", busy);
+}
+
+async function ask(question) {
+  clearError();
+  resetSteps();
+  addMessage("user", question);
+  const answer = addMessage("assistant", "");
+  answer.classList.add("streaming");
+  const text = answer.querySelector(".text");
+  const controller = new AbortController();
+  state.controller = controller;
+  setBusy(true);
+  let finished = false;
+  try {
+    const response = await api("/chat", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "Accept": "text/event-stream" },
+      body: JSON.stringify({ question: question, session_id: state.sessionId }),
+      signal: controller.signal,
+    });
+    await readEvents(response, (name, data) => {
+      switch (name) {
+        case "session":
+          state.sessionId = data.session_id;
+          localStorage.setItem("ragstream.session", data.session_id);
+          break;
+        case "rewrite": onRewrite(data.text); break;
+        case "query": onQuery(data.text); break;
+        case "sources": renderSources(data.sources); break;
+        case "token":
+          text.textContent += data.text;
+          answer.scrollIntoView({ block: "end" });
+          break;
+        case "done":
+          finished = true;
+          showTimings(data);
+          if (data.incomplete) markIncomplete(answer, "This answer is incomplete.");
+          break;
+        case "error":
+          finished = true;
+          answer.classList.add("failed");
+          markIncomplete(answer, "The answer failed.");
+          showError(data && data.message ? data.message : "The answer failed.");
+          return false;
+        case "end": return false;
+      }
+      return true;
+    });
+    if (!finished) {
+      markIncomplete(answer, "The connection ended before the answer was complete.");
+    }
+  } catch (err) {
+    if (err.name === "AbortError") {
+      markIncomplete(answer, "Stopped — this answer is incomplete.");
+    } else {
+      answer.classList.add("failed");
+      markIncomplete(answer, "The answer failed.");
+      showError(err.message);
+    }
+  } finally {
+    answer.classList.remove("streaming");
+    $("rewrite").classList.remove("live");
+    state.controller = null;
+    setBusy(false);
+    $("question").focus();
+    loadSessions();
+  }
+}
+
+function stop() {
+  if (state.controller) state.controller.abort();
+}
+
+// -- sessions -------------------------------------------------------------------
+
+async function loadSessions() {
+  let sessions = [];
+  try {
+    sessions = (await (await api("/sessions")).json()).sessions;
+  } catch (err) {
+    if (err.status !== 401) showError(err.message);
+    return;
+  }
+  const list = $("sessions");
+  list.replaceChildren();
+  $("no-sessions").hidden = sessions.length > 0;
+  for (const s of sessions) {
+    const item = document.createElement("li");
+    item.className = "session" + (s.id === state.sessionId ? " current" : "");
+    const open = document.createElement("button");
+    open.type = "button";
+    open.className = "session-open";
+    open.textContent = s.title || "(untitled)";
+    open.title = s.message_count + " messages";
+    open.addEventListener("click", () => openSession(s.id));
+    const del = document.createElement("button");
+    del.type = "button";
+    del.className = "session-delete ghost";
+    del.textContent = "×";
+    del.title = "Delete this conversation";
+    del.addEventListener("click", () => deleteSession(s.id));
+    item.append(open, del);
+    list.append(item);
+  }
+}
+
+async function openSession(id, quiet) {
+  if (state.controller) return;
+  clearError();
+  let data;
+  try {
+    data = await (await api("/sessions/" + encodeURIComponent(id))).json();
+  } catch (err) {
+    if (quiet) newChat();  // a remembered conversation that is gone: start afresh
+    else showError(err.message);
+    return;
+  }
+  state.sessionId = id;
+  localStorage.setItem("ragstream.session", id);
+  $("messages").replaceChildren();
+  for (const m of data.messages) {
+    addMessage(m.type === "human" ? "user" : "assistant", m.content, { incomplete: m.incomplete });
+  }
+  loadSessions();
+}
+
+async function deleteSession(id) {
+  try {
+    await api("/sessions/" + encodeURIComponent(id), { method: "DELETE" });
+  } catch (err) {
+    showError(err.message);
+    return;
+  }
+  if (id === state.sessionId) newChat();
+  loadSessions();
+}
+
+function newChat() {
+  if (state.controller) return;
+  state.sessionId = null;
+  localStorage.removeItem("ragstream.session");
+  $("messages").replaceChildren();
+  resetSteps();
+  $("rewrite").classList.remove("live");
+  $("rewrite").classList.add("muted");
+  $("rewrite").textContent = "Ask a question to see the steps.";
+  clearError();
+  loadSessions();
+  $("question").focus();
+}
+
+// -- ingest ---------------------------------------------------------------------
+
+async function ingest(urls) {
+  const status = $("ingest-status");
+  status.textContent = "Starting…";
+  $("ingest-start").disabled = true;
+  try {
+    const job = await (await api("/ingest", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ urls: urls }),
+    })).json();
+    const events = await api(job.events_url, { headers: { "Accept": "text/event-stream" } });
+    await readEvents(events, (name, data) => {
+      if (name === "progress") {
+        const total = data.total ? "/" + data.total : "";
+        status.textContent = data.stage + " " + (data.done ?? "") + total +
+          (data.source ? " — " + data.source : "");
+      } else if (name === "done") {
+        status.textContent = describeReport(data);
+      } else if (name === "error") {
+        status.textContent = "Failed: " + data.message;
+        return false;
+      } else if (name === "end") {
+        return false;
+      }
+      return true;
+    });
+  } catch (err) {
+    status.textContent = "Failed: " + err.message;
+  } finally {
+    $("ingest-start").disabled = false;
+  }
+}
+
+function describeReport(report) {
+  if (!report || typeof report !== "object") return "Done.";
+  const parts = [];
+  for (const key of ["added", "skipped", "failed"]) {
+    const value = report[key];
+    if (typeof value === "number") parts.push(key + " " + value);
+  }
+  let text = "Done" + (parts.length ? ": " + parts.join(", ") : "") + ".";
+  const failures = report.failures || [];
+  for (const f of failures) text += "\n" + (f.source || "") + ": " + (f.reason || f.message || "");
+  return text;
+}
+
+// -- API key --------------------------------------------------------------------
+
+function askForKey() {
+  const dialog = $("key-dialog");
+  if (!dialog.open) dialog.showModal();
+}
+
+// -- start ----------------------------------------------------------------------
+
+async function loadInfo() {
+  try {
+    const info = await (await api("/info")).json();
+    $("model").textContent = info.model;
+    $("model").classList.toggle("offline", !!info.offline);
+    $("collection").textContent = info.collection ? "collection: " + info.collection : "";
+  } catch (err) {
+    $("model").textContent = "not connected";
+    if (err.status !== 401) showError(err.message);
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("ask").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const question = $("question").value.trim();
+    if (!question || state.controller) return;
+    $("question").value = "";
+    ask(question);
+  });
+  $("question").addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.shiftKey) {
+      e.preventDefault();
+      $("ask").requestSubmit();
+    }
+  });
+  $("stop").addEventListener("click", stop);
+  $("new-chat").addEventListener("click", newChat);
+  $("ingest-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const urls = $("ingest-urls").value.split(/\s+/).filter(Boolean);
+    if (urls.length) ingest(urls);
+  });
+  $("key-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    state.apiKey = $("key-input").value.trim();
+    localStorage.setItem("ragstream.key", state.apiKey);
+    $("key-dialog").close();
+    loadInfo();
+    loadSessions();
+  });
+  loadInfo();
+  loadSessions().then(() => {
+    if (state.sessionId) openSession(state.sessionId, true);
+  });
+});
