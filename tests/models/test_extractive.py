@@ -443,6 +443,7 @@ def test_rewrite_with_empty_history_returns_the_question() -> None:
         ("Explain prompt injection.", "How do I prevent it?",
          "How do I prevent prompt injection?"),
         ("How does chunking work?", "Why is it needed?", "Why is chunking needed?"),
+        ("What’s an LLM-powered agent?", "What can it do?", "What can an LLM-powered agent do?"),
         ("What is the difference between chunking and embedding?", "Why does it matter?",
          "Why does the difference between chunking and embedding matter?"),
     ],

@@ -386,10 +386,10 @@ _AUXILIARIES = frozenset(
     }
 )
 _FOLLOW_UP_TERMS = frozenset(terms(" ".join(_FOLLOW_UPS)))
-_WORD_OR_MARK = re.compile(r"[^\W_]+(?:['’][^\W_]+)*|[^\w\s]")
+_WORD_OR_MARK = re.compile(r"[^\W_]+(?:['’\-][^\W_]+)*|[^\w\s]")
 _SUBJECT_PATTERNS = [
     re.compile(p, re.I) for p in (
-        r"^\s*(?:what|who)(?:'s|\s+(?:is|are|was|were))\s+(?P<s>.+)",
+        r"^\s*(?:what|who)(?:['’]s|\s+(?:is|are|was|were))\s+(?P<s>.+)",
         r"^\s*(?:can you\s+|could you\s+|please\s+)?(?:tell me|talk|teach me|learn)\s+"
         r"(?:more\s+|a bit\s+)?about\s+(?P<s>.+)",
         r"^\s*(?:can you\s+|could you\s+|please\s+)?(?:explain|describe|define|summari[sz]e)"
