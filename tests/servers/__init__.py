@@ -8,7 +8,7 @@ sync code and from any event loop.
 
 Script what the next requests get, then look at what arrived::
 
-    from servers import OpenAIServer, Reply
+    from tests.servers import OpenAIServer, Reply
 
     server = OpenAIServer().start()
     server.script(
@@ -27,13 +27,13 @@ N tokens (an error frame mid-stream), ``split_utf8`` (a multibyte character cut
 across two network writes) and ``raw`` bytes. ``refused_url()`` gives a base
 URL where nothing listens.
 
-In pytest, import the fixtures from ``servers.fixtures`` into a conftest: they
+In pytest, import the fixtures from ``tests.servers.fixtures`` into a conftest: they
 share one server of each kind for the session and reset it around each test.
 """
 
-from servers._scripted import Received, Reply, ScriptedServer, refused_url, split_tokens
-from servers.anthropic_server import AnthropicServer
-from servers.openai_server import OpenAIServer, vector
+from ._scripted import Received, Reply, ScriptedServer, refused_url, split_tokens
+from .anthropic_server import AnthropicServer
+from .openai_server import OpenAIServer, vector
 
 __all__ = [
     "AnthropicServer",

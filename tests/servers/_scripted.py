@@ -78,7 +78,8 @@ class Reply:
     done: bool = True
     #: send the headers, then nothing until the client goes away
     silence_after_headers: bool = False
-    #: write the body one byte at a time, this many seconds apart
+    #: write the body (not the headers) one byte at a time, this many seconds
+    #: apart (0: one write per byte, no pause)
     trickle: float | None = None
     #: send a frame that is not JSON after this many content frames
     malformed_after: int | None = None
@@ -153,11 +154,11 @@ class Out:
                     await self._conn.closed.wait()
         return not self._conn.closed.is_set() and not self._stopping.is_set()
 
-    async def _write(self, data: bytes) -> bool:
+    async def _write(self, data: bytes, *, body: bool = True) -> bool:
         if self._conn.closed.is_set():
             return False
         w = self._conn.writer
-        trickle = self.reply.trickle
+        trickle = self.reply.trickle if body else None
         try:
             if trickle is None:
                 w.write(data)
@@ -166,7 +167,9 @@ class Out:
             for i in range(len(data)):
                 w.write(data[i : i + 1])
                 await w.drain()
-                if not await self._pause(trickle):
+                if trickle == 0:
+                    await asyncio.sleep(0)  # one send() per byte, as fast as it goes
+                elif not await self._pause(trickle):
                     return False
         except (ConnectionError, RuntimeError):
             return False
@@ -175,7 +178,8 @@ class Out:
     async def _head(self, status: int, headers: Mapping[str, str]) -> bool:
         lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}"]
         lines += [f"{k}: {v}" for k, v in headers.items()]
-        return await self._write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        return await self._write(head, body=False)
 
     async def close(self) -> None:
         """End the connection now (a clean FIN, possibly mid-body)."""

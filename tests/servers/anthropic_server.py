@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from servers._scripted import Frames, Out, Received, Reply, ScriptedServer, sse, words
+from ._scripted import Frames, Out, Received, Reply, ScriptedServer, sse, words
 
 __all__ = ["AnthropicServer"]
 

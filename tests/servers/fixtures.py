@@ -1,6 +1,6 @@
 """pytest fixtures for the test servers. Import them into a conftest::
 
-    from servers.fixtures import anthropic_server, openai_server  # noqa: F401
+    from tests.servers.fixtures import anthropic_server, openai_server  # noqa: F401
 
 Each fixture gives the one shared server of its kind (started once per test
 session, however many conftests import the fixtures), reset before and after
@@ -13,7 +13,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from servers import AnthropicServer, OpenAIServer, shared_anthropic_server, shared_openai_server
+from tests.servers import (
+    AnthropicServer,
+    OpenAIServer,
+    shared_anthropic_server,
+    shared_openai_server,
+)
 
 __all__ = ["anthropic_server", "openai_server"]
 

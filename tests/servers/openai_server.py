@@ -8,7 +8,7 @@ A stream is: a frame with the role delta, one frame per token, a frame with
 
 Run it on its own (for benchmarks or by hand)::
 
-    python -m servers.openai_server --tokens 2000     # from tests/
+    python -m tests.servers.openai_server --tokens 2000
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import sys
 import time
 from typing import Any
 
-from servers._scripted import Frames, Out, Received, Reply, ScriptedServer, sse, words
+from ._scripted import Frames, Out, Received, Reply, ScriptedServer, sse, words
 
 __all__ = ["OpenAIServer", "vector"]
 

@@ -122,13 +122,15 @@ class ChatAnthropic(BaseChatModel):
         }
         if system:
             params["system"] = "\n\n".join(system)
-        temperature = options.pop("temperature", self.temperature)
-        if temperature is not None:
-            params["temperature"] = temperature
         stop = options.pop("stop", self.stop)
         if stop:
             params["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
         extra = {**self.model_kwargs, **options}
+        temperature = extra.pop("temperature", self.temperature)
+        if temperature is not None:
+            # the 2.x SDK has no temperature argument (newer models take none);
+            # older models and compatible servers still read it from the body
+            extra["temperature"] = temperature
         if extra:
             params["extra_body"] = extra
         return params

@@ -24,6 +24,7 @@ from ragstream.errors import (
     ModelError,
     ModelHTTPError,
     ModelTimeoutError,
+    RagstreamError,
     StreamInterruptedError,
 )
 from ragstream.messages import AIMessageChunk
@@ -297,7 +298,7 @@ async def guarded_stream(
                 if text:
                     partial.append(text)
                 yield piece
-        except ModelError:
+        except RagstreamError:  # already ours: a deadline, a missing key...
             raise
         except Exception as exc:
             failure = classify(exc, progress.connected)
@@ -340,6 +341,8 @@ async def guarded_call(
             if not scope.expired():
                 raise
             raise _deadline_error(url, False, limits, "") from None
+        except RagstreamError:
+            raise
         except Exception as exc:
             failure = classify(exc, False)
             if failure is None:
@@ -438,7 +441,7 @@ def sdk_classifier(sdk: Any, timeout: float | None) -> Classify:
             return Failure("server", _message_of(exc))
         if isinstance(exc, broken):
             return Failure("broken" if connected else "connect", root_reason(exc))
-        if isinstance(exc, ValueError):  # JSON that does not parse, or a bad shape
+        if isinstance(exc, ValueError) and connected:  # a frame that does not parse
             return Failure("malformed", root_reason(exc)[:300])
         return None
 
