@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from ragstream.errors import InputError
+from ragstream.errors import InputError, StoreError
 from ragstream.history import (
     ChatHistoryStore,
     SessionInfo,
@@ -375,6 +375,19 @@ class HistoryContract:
         names = [n for (n,) in self.query(location, "SELECT name FROM _migrations ORDER BY name")]
         assert names == ALL_NAMES
         assert self.migrate(location, MIGRATIONS) == []
+
+    def test_rows_written_by_a_newer_version(
+        self, store: ChatHistoryStore, location: str
+    ) -> None:
+        store.list_sessions()
+        insert = ("INSERT INTO chat_messages (session_id, seq, type, content, data, created_at)"
+                  " VALUES (?, ?, ?, ?, ?, ?)")
+        at = datetime.now(UTC)
+        self.query(location, insert, ("s", 1, "ai", "x", '{"id": "a", "added_later": 1}', at))
+        self.query(location, insert, ("f", 1, "function", "y", "{}", at))
+        assert store.get_messages("s") == [AIMessage("x", id="a")]
+        with pytest.raises(StoreError, match="a message of unknown type 'function'"):
+            store.get_messages("f")
 
     # -- concurrency -----------------------------------------------------------------
 

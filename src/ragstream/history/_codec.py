@@ -34,6 +34,9 @@ _TYPES: dict[str, type[BaseMessage]] = {
     "tool": ToolMessage,
 }
 
+_COMMON = frozenset({"id", "name", "response_metadata"})
+_FIELDS = {"ai": _COMMON | {"usage_metadata"}, "tool": _COMMON | {"tool_call_id"}}
+
 
 @dataclass(frozen=True, slots=True)
 class Record:
@@ -108,8 +111,12 @@ def decode(kind: str, content: str, data: str | dict[str, Any]) -> BaseMessage:
     cls = _TYPES.get(kind)
     if cls is None:
         raise StoreError(f"the chat history holds a message of unknown type {kind!r}")
-    fields = json.loads(data) if isinstance(data, str) else dict(data)
-    return cls(content, **fields)
+    fields = json.loads(data) if isinstance(data, str) else data
+    # keys a newer version may add are left out rather than refused
+    known = {k: v for k, v in fields.items() if k in _FIELDS.get(kind, _COMMON)}
+    if kind == "tool":
+        known.setdefault("tool_call_id", "")
+    return cls(content, **known)
 
 
 def mark_incomplete(message: AIMessage | str, *, reason: str = "stopped") -> AIMessage:

@@ -117,4 +117,7 @@ async def _usable(conn: Any, idle_for: float) -> bool:
     except psycopg.Error:
         await conn.close()
         return False
+    except BaseException:  # cancelled mid-check: the connection is in no known state
+        await conn.close()
+        raise
     return True
