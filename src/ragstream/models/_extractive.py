@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import math
 import re
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -57,6 +57,8 @@ _MIN_COSINE = 0.25
 _RELATIVE_BM25 = 0.5
 _COSINE_MARGIN = 0.15
 _K1, _B = 1.2, 0.75
+# Sentence vectors kept per model: a conversation retrieves the same chunks again.
+_CACHED_VECTORS = 4096
 # A heading's words count for this much in each sentence under it: "Resources:" tells
 # what the bullets below it are, though none of them says "resources".
 _HEADING_WEIGHT = 0.75
@@ -121,6 +123,7 @@ class ExtractiveChatModel(BaseChatModel):
         self.max_sentences = max_sentences
         self.min_score = min_score
         self.delay = delay
+        self._vectors: OrderedDict[str, list[float]] = OrderedDict()
 
     # This overrides _astream, not _astream_chat: citing needs the documents that the
     # prompt value carries beside its messages.
@@ -168,7 +171,7 @@ class ExtractiveChatModel(BaseChatModel):
         if not candidates:
             return NO_ANSWER
         if self.embeddings is not None:
-            scores = await _cosine_scores(self.embeddings, question, candidates)
+            scores = await self._cosine_scores(self.embeddings, question, candidates)
             floor = _MIN_COSINE if self.min_score is None else self.min_score
             best = max(scores)
             cutoff = max(floor, best - _COSINE_MARGIN)
@@ -185,6 +188,30 @@ class ExtractiveChatModel(BaseChatModel):
             return NO_ANSWER
         return " ".join(f"{candidates[i].text} [{candidates[i].marker}]"
                         for i in _reading_order(chosen, candidates, scores))
+
+    async def _cosine_scores(
+        self, embeddings: Embeddings, question: str, candidates: list[_Candidate]
+    ) -> list[float]:
+        texts = [f"{c.heading}: {c.text}" if c.heading else c.text for c in candidates]
+        cache = self._vectors
+        missing = list(dict.fromkeys(t for t in texts if t not in cache))
+        query, vectors = await asyncio.gather(
+            embeddings.aembed_query(question),
+            embeddings.aembed_documents(missing) if missing else _no_vectors(),
+        )
+        if len(vectors) != len(missing):
+            raise ConfigError(
+                f"ExtractiveChatModel: {type(embeddings).__name__} returned "
+                f"{len(vectors)} vectors for {len(missing)} sentences"
+            )
+        cache.update(zip(missing, vectors, strict=True))
+        scores = []
+        for text in texts:
+            cache.move_to_end(text)
+            scores.append(_cosine(query, cache[text]))
+        while len(cache) > _CACHED_VECTORS:
+            cache.popitem(last=False)
+        return scores
 
     def __repr__(self) -> str:
         return (f"ExtractiveChatModel(embeddings={self.embeddings!r}, "
@@ -277,21 +304,8 @@ def _lexical_scores(
     return scores, coverage
 
 
-async def _cosine_scores(
-    embeddings: Embeddings, question: str, candidates: list[_Candidate]
-) -> list[float]:
-    query, vectors = await asyncio.gather(
-        embeddings.aembed_query(question),
-        embeddings.aembed_documents(
-            [f"{c.heading}: {c.text}" if c.heading else c.text for c in candidates]
-        ),
-    )
-    if len(vectors) != len(candidates):
-        raise ConfigError(
-            f"ExtractiveChatModel: {type(embeddings).__name__} returned "
-            f"{len(vectors)} vectors for {len(candidates)} sentences"
-        )
-    return [_cosine(query, v) for v in vectors]
+async def _no_vectors() -> list[list[float]]:
+    return []
 
 
 def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
