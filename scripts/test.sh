@@ -8,6 +8,16 @@ export DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_U
 # torch==2.13.0 first in the same resolve: it is the CPU build, not the CUDA one
 python -m pip install -q torch==2.13.0 -e ".[all,test]"
 
+# Debian packages the tests drive: PostgreSQL (the tests start a private server)
+need=()
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
+if ((${#need[@]})); then
+    echo "== installing ${need[*]}"
+    mkdir -p /etc/postgresql-common
+    echo "create_main_cluster = false" > /etc/postgresql-common/createcluster.conf
+    apt-get update -q && apt-get install -y -q "${need[@]}"
+fi
+
 echo "== ruff"
 ruff check src tests benchmarks
 echo "== mypy (strict, src/)"

@@ -1,1 +1,3 @@
-"""Fixtures shared by the whole suite."""
+"""Fixtures shared by the whole suite: real servers started once per session."""
+
+from tests._postgres_server import postgres_dsn, postgres_server  # noqa: F401  (fixtures)

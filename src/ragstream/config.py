@@ -59,7 +59,7 @@ class Settings:
 
     @property
     def history_location(self) -> str:
-        return self.history or str(self.home / "history.sqlite3")
+        return self.history or str(self.home / "history.db")
 
     def shown(self) -> list[tuple[str, str, str]]:
         """(name, value, source) for every setting; secrets masked."""

@@ -51,11 +51,11 @@ def test_bad_locations_are_refused(location: object, error: str) -> None:
 def test_no_location_means_the_default_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("RAGSTREAM_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("RAGSTREAM_HOME", str(tmp_path / "data"))
     assert default_history_path() == tmp_path / "data" / "history.db"
     store = open_history()
     assert isinstance(store, SQLiteChatHistory) and store.path == tmp_path / "data/history.db"
-    monkeypatch.delenv("RAGSTREAM_DATA_DIR")
+    monkeypatch.delenv("RAGSTREAM_HOME")
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     assert default_history_path() == tmp_path / "xdg" / "ragstream" / "history.db"
     monkeypatch.delenv("XDG_DATA_HOME")

@@ -48,14 +48,13 @@ _URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 def default_history_path() -> Path:
     """Where the history lives when no location is given.
 
-    ``$RAGSTREAM_DATA_DIR/history.db`` if that variable is set, else
-    ``$XDG_DATA_HOME/ragstream/history.db`` (``~/.local/share/ragstream/...``).
+    ``history.db`` in the data directory: ``$RAGSTREAM_HOME`` if that variable
+    is set, else ``$XDG_DATA_HOME/ragstream`` (``~/.local/share/ragstream``).
     """
-    folder = os.environ.get("RAGSTREAM_DATA_DIR")
-    if not folder:
-        base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-        folder = str(Path(base) / "ragstream")
-    return Path(folder).expanduser() / "history.db"
+    from ragstream.config import default_home
+
+    folder = os.environ.get("RAGSTREAM_HOME")
+    return (Path(folder) if folder else default_home()).expanduser() / "history.db"
 
 
 def open_history(location: str | Path | None = None) -> ChatHistoryStore:
