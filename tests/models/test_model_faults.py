@@ -159,6 +159,27 @@ def test_a_slow_answer_ends_at_the_total_deadline_with_its_partial_text(target: 
     target.server.wait_disconnected(timeout=1.0)
 
 
+def test_a_deadline_passing_while_the_consumer_works_is_seen_at_the_next_read(
+    target: Target,
+) -> None:
+    target.server.script(Reply(text=TOKENS, delay=0.01))
+    model = target.model(total_timeout=0.3)
+
+    async def main() -> ModelTimeoutError:
+        stream = model.astream("hi")
+        got = [(await stream.__anext__()).content for _ in range(3)]
+        assert got == ["", " t0", " t1"]
+        await asyncio.sleep(0.5)  # the consumer's own wait: the deadline must not cancel it
+        with pytest.raises(ModelTimeoutError) as caught:
+            await stream.__anext__()
+        await stream.aclose()  # type: ignore[attr-defined]
+        return caught.value
+
+    error = asyncio.run(main())
+    assert error.partial == " t0 t1"
+    target.server.wait_disconnected(timeout=1.0)
+
+
 def test_trickled_bytes_still_make_correct_text_within_the_deadline(target: Target) -> None:
     text = ["Grü", "ße", " 世界", " 🎉"]
     target.server.script(Reply(text=text, trickle=0))

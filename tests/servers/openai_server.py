@@ -8,7 +8,7 @@ A stream is: a frame with the role delta, one frame per token, a frame with
 
 Run it on its own (for benchmarks or by hand)::
 
-    python -m tests.servers.openai_server --tokens 2000
+    python -m tests.servers --tokens 2000
 """
 
 from __future__ import annotations

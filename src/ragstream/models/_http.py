@@ -192,10 +192,10 @@ Classify = Callable[[BaseException, bool], Failure | None]
 
 
 class _Errors:
-    def __init__(self, url: str, secret: Secret, classify: Classify) -> None:
+    def __init__(self, url: str, secret: Secret, *, streaming: bool) -> None:
         self.url = url
         self.secret = secret
-        self.classify = classify
+        self.streaming = streaming
 
     def build(self, f: Failure, partial: str, tries: int) -> ModelError:
         url = self.url
@@ -210,6 +210,8 @@ class _Errors:
             )
         if f.kind == "timeout":
             return ModelTimeoutError(f"{url} timed out: {detail}", url=url, partial=partial)
+        if not self.streaming:  # a whole response that made no sense
+            return ModelError(f"{url} sent a response that cannot be read: {detail}", url=url)
         got = f"after {len(partial)} characters" if partial else "before any text"
         if f.kind == "server":
             msg = f"{url} reported an error mid-stream ({got}): {detail}"
@@ -245,6 +247,48 @@ def _deadline_error(url: str, first: bool, limits: CallLimits, partial: str) -> 
     return ModelTimeoutError(msg, url=url, partial=partial)
 
 
+class _Deadline:
+    """One timer for a whole call, where ``asyncio.timeout`` around each chunk
+    would cost a timer per token. It cancels the reading task only while that
+    task waits on the server (``waiting``), never while the consumer holds a
+    chunk; a deadline that passes meanwhile is seen at the next read."""
+
+    __slots__ = ("_handle", "_loop", "_ours", "expired", "waiting")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._handle: asyncio.TimerHandle | None = None
+        self._ours = False
+        self.expired = False
+        self.waiting: asyncio.Task[Any] | None = None
+
+    def set(self, when: float | None) -> None:
+        self.cancel()
+        if when is not None:
+            self._handle = self._loop.call_at(when, self._fire)
+
+    def cancel(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def _fire(self) -> None:
+        self._handle = None
+        self.expired = True
+        task = self.waiting
+        if task is not None and not task.done():
+            self._ours = True
+            task.cancel()
+
+    def absorb(self, task: asyncio.Task[Any]) -> bool:
+        """After a CancelledError in a read: True when it was this deadline's
+        alone (and is taken back), False when someone else cancelled too."""
+        if not self._ours:
+            return False
+        self._ours = False
+        return task.uncancel() == 0
+
+
 async def guarded_stream(
     attempt: Callable[[Progress], AsyncGenerator[Piece, None]],
     *,
@@ -258,7 +302,7 @@ async def guarded_stream(
     ``classify(exc, connected)`` turns a provider error into a ``Failure``
     (None: not a provider error, re-raise it as it is).
     """
-    errors = _Errors(url, secret, classify)
+    errors = _Errors(url, secret, streaming=True)
     loop = asyncio.get_running_loop()
     start = loop.time()
     first_by = None if limits.first_token_timeout is None else start + limits.first_token_timeout
@@ -266,55 +310,60 @@ async def guarded_stream(
     before_first = first_by if total_by is None else (
         total_by if first_by is None else min(first_by, total_by)
     )
+    deadline = _Deadline(loop)
+    deadline.set(before_first)
     partial: list[str] = []
     tries = 0
-    while True:
-        tries += 1
-        progress = Progress()
-        stream = attempt(progress)
-        started = False
-        try:
-            while True:
-                when = total_by if started else before_first
-                if when is None:
+    try:
+        while True:
+            tries += 1
+            progress = Progress()
+            stream = attempt(progress)
+            started = False
+            try:
+                while True:
+                    if deadline.expired:
+                        first = not started and before_first == first_by
+                        raise _deadline_error(url, first, limits, "".join(partial))
+                    # the reader, each time: a stream may be read from several tasks
+                    reader = deadline.waiting = asyncio.current_task()
                     try:
                         piece = await stream.__anext__()
                     except StopAsyncIteration:
                         return
-                else:
-                    scope = asyncio.timeout_at(when)
-                    try:
-                        async with scope:
-                            piece = await stream.__anext__()
-                    except StopAsyncIteration:
-                        return
-                    except TimeoutError:
-                        if not scope.expired():
+                    except asyncio.CancelledError:
+                        if reader is None or not deadline.absorb(reader):
                             raise
-                        first = not started and when == first_by
-                        raise _deadline_error(url, first, limits, "".join(partial)) from None
-                started = True
-                text = piece if type(piece) is str else piece.content  # type: ignore[union-attr]
-                if text:
-                    partial.append(text)
-                yield piece
-        except RagstreamError:  # already ours: a deadline, a missing key...
-            raise
-        except Exception as exc:
-            failure = classify(exc, progress.connected)
-            if failure is None:
+                        continue  # report the deadline at the top of the loop
+                    finally:
+                        deadline.waiting = None
+                    if not started:
+                        started = True
+                        if total_by != before_first:
+                            deadline.set(total_by)
+                    text = piece if type(piece) is str else piece.content  # type: ignore[union-attr]
+                    if text:
+                        partial.append(text)
+                    yield piece
+            except RagstreamError:  # already ours: a deadline, a missing key...
                 raise
-            if not started and failure.retryable and tries <= limits.max_retries:
-                wait = errors.wait(failure, tries, limits)
-                if total_by is None or loop.time() + wait < total_by:
-                    await asyncio.sleep(wait)
-                    continue
-            error = errors.build(failure, "".join(partial), tries)
-            if errors.mentions_secret(exc):
-                raise error from None
-            raise error from exc
-        finally:
-            await stream.aclose()
+            except Exception as exc:
+                failure = classify(exc, progress.connected)
+                if failure is None:
+                    raise
+                if not started and failure.retryable and tries <= limits.max_retries:
+                    wait = errors.wait(failure, tries, limits)
+                    if before_first is None or loop.time() + wait < before_first:
+                        await asyncio.sleep(wait)
+                        continue
+                error = errors.build(failure, "".join(partial), tries)
+                if errors.mentions_secret(exc):
+                    raise error from None
+                raise error from exc
+            finally:
+                await stream.aclose()
+    finally:
+        deadline.cancel()
 
 
 async def guarded_call(
@@ -327,7 +376,7 @@ async def guarded_call(
 ) -> T:
     """Run one non-streaming request under ``limits`` (``total_timeout`` bounds
     the whole call, retries included)."""
-    errors = _Errors(url, secret, classify)
+    errors = _Errors(url, secret, streaming=False)
     loop = asyncio.get_running_loop()
     total_by = None if limits.total_timeout is None else loop.time() + limits.total_timeout
     tries = 0
@@ -345,6 +394,8 @@ async def guarded_call(
             raise
         except Exception as exc:
             failure = classify(exc, False)
+            if failure is None and isinstance(exc, ValueError):  # a body that does not parse
+                failure = Failure("malformed", root_reason(exc)[:300])
             if failure is None:
                 raise
             if failure.retryable and tries <= limits.max_retries:
