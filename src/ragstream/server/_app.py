@@ -71,6 +71,7 @@ def create_app(
         lifespan=_lifespan,
     )
     registry_of(app)
+    app.state.max_body_bytes = max_body_bytes
     if runnable is not None:
         add_routes(
             app, runnable, path=path, max_body_bytes=max_body_bytes, keepalive=keepalive,

@@ -132,7 +132,7 @@ class _RunnableRoutes:
         *,
         input_schema: dict[str, Any],
         output_schema: dict[str, Any],
-        max_body_bytes: int,
+        max_body_bytes: int | None,
         keepalive: float | None,
         prepare_input: Callable[[Any], Any] | None,
     ) -> None:
@@ -155,9 +155,14 @@ class _RunnableRoutes:
         except InputError as exc:
             raise HTTPProblem(422, f"{'.'.join(map(str, loc[1:]))}: {exc}") from None
 
+    def _limit(self, request: Request) -> int:
+        if self.max_body is not None:
+            return self.max_body
+        return int(getattr(request.app.state, "max_body_bytes", DEFAULT_MAX_BODY))
+
     async def _single(self, request: Request, extra: tuple[str, ...] = ()) -> tuple[Any, Any, Any]:
         body = check_keys(
-            await read_json(request, limit=self.max_body),
+            await read_json(request, limit=self._limit(request)),
             allowed=("input", "config", "kwargs", *extra), required=("input",),
         )
         _no_kwargs(body.get("kwargs"))
@@ -184,7 +189,7 @@ class _RunnableRoutes:
     async def batch(self, request: Request) -> Response:
         try:
             body = check_keys(
-                await read_json(request, limit=self.max_body),
+                await read_json(request, limit=self._limit(request)),
                 allowed=("inputs", "config", "kwargs"), required=("inputs",),
             )
             _no_kwargs(body.get("kwargs"))
@@ -299,14 +304,16 @@ def add_routes(
     path: str = "",
     input_schema: dict[str, Any] | None = None,
     output_schema: dict[str, Any] | None = None,
-    max_body_bytes: int = DEFAULT_MAX_BODY,
+    max_body_bytes: int | None = None,
     keepalive: float | None = 15.0,
     prepare_input: Callable[[Any], Any] | None = None,
 ) -> None:
     """Serve ``runnable`` under ``path`` of a Starlette (or FastAPI) ``app`` with the
     routes LangServe's ``RemoteRunnable`` calls.
 
-    ``input_schema`` (a JSON Schema) is checked on every input and served at
+    Request bodies over ``max_body_bytes`` (default: the limit given to
+    ``create_app``, else 1 MiB) are refused with 413. ``input_schema`` (a JSON
+    Schema) is checked on every input and served at
     ``{path}/input_schema``; ``prepare_input`` turns a checked, decoded input
     into what the runnable takes. Streams send a ``: ping`` comment after
     ``keepalive`` idle seconds.

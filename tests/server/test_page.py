@@ -1,0 +1,162 @@
+"""The chat page end to end in headless Chromium: ask, watch the answer and
+the steps stream in, ask a follow-up, press Stop mid-answer."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from ragstream.server import create_rag_server
+from ragstream.testing import FakeChatModel
+from tests.server._live import FakeRagApp, LiveServer
+
+CHROMIUM = "/usr/bin/chromium"
+OUTPUT = Path(__file__).resolve().parents[2] / "test-output" / "server"
+
+FIRST = ("Task decomposition breaks a complicated task into smaller, simpler steps [1]. "
+         "Chain of thought prompting asks the model to think step by step, and Tree of "
+         "Thoughts explores several reasoning paths at each step [2].")
+SECOND = ("Agents decompose a task with simple prompts such as \"Steps for XYZ\", with "
+          "task-specific instructions, or with human inputs [1].")
+LONG = " ".join(["Self-reflection lets an agent refine its past decisions."] * 40)
+REWRITE = "How do LLM agents perform task decomposition?"
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """One Chromium for the page tests. Module scope, not session: while it is
+    open, Playwright's sync API keeps an event loop running on this thread,
+    and the other tests here call ``asyncio.run``."""
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install -y chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--headless", "--no-sandbox", "--disable-gpu",
+                  "--disable-background-networking"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page_server(tmp_path: Path) -> Iterator[LiveServer]:
+    model = FakeChatModel([FIRST, SECOND, LONG], delay=0.03)
+    rag = FakeRagApp(tmp_path, model=model, label="FakeChatModel (test)")
+    rag.rewrite_model = FakeChatModel(REWRITE, delay=0.06)
+    with LiveServer(create_rag_server(rag, keepalive=1.0)) as server:
+        yield server
+
+
+def _watch_lengths(page: Any, selector: str, name: str) -> None:
+    """Record every length the element's text takes, to see it grow token by token."""
+    page.evaluate(
+        """([selector, name]) => {
+            window[name] = [];
+            const el = document.querySelector(selector);
+            new MutationObserver(() => window[name].push(el.textContent.length))
+                .observe(el, {childList: true, characterData: true, subtree: true});
+        }""",
+        [selector, name],
+    )
+
+
+def test_chat_page(browser: Any, page_server: LiveServer) -> None:
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 1360, "height": 860})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(page_server.url)
+    expect(page.locator("#model")).to_have_text("FakeChatModel (test)")
+
+    # 1. a question: the answer streams in, the sources appear as cards
+    page.fill("#question", "What is task decomposition?")
+    page.click("#send")
+    page.wait_for_selector(".message.assistant.streaming")
+    _watch_lengths(page, ".message.assistant:last-child .text", "answerLengths")
+    expect(page.locator(".source-card")).to_have_count(2)
+    expect(page.locator("#send")).to_be_enabled(timeout=10_000)
+    answer = page.locator(".message.assistant").last
+    expect(answer.locator(".text")).to_have_text(FIRST)
+    lengths = page.evaluate("window.answerLengths")
+    assert len(set(lengths)) > 10 and lengths == sorted(lengths)  # it grew token by token
+    expect(page.locator("#rewrite-kind")).to_have_text("as asked")
+    expect(page.locator("#rewrite")).to_have_text("What is task decomposition?")
+    card = page.locator(".source-card").first
+    expect(card.locator(".source-title")).to_have_text("LLM Powered Autonomous Agents")
+    assert card.locator(".source-title").get_attribute("href", timeout=1000).startswith("https://")
+    assert float(card.locator(".score").inner_text()) > 0
+    expect(page.locator("#sessions .session")).to_have_count(1)
+
+    # 2. a follow-up: the question is rewritten live, token by token
+    _watch_lengths(page, "#rewrite", "rewriteLengths")
+    page.fill("#question", "How do agents do it?")
+    page.press("#question", "Enter")
+    expect(page.locator("#rewrite-kind")).to_have_text("rewritten from the conversation")
+    expect(page.locator("#rewrite")).to_have_text(REWRITE)
+    expect(page.locator("#send")).to_be_enabled(timeout=10_000)
+    expect(page.locator(".message.assistant").last.locator(".text")).to_have_text(SECOND)
+    rewrite_lengths = [n for n in page.evaluate("window.rewriteLengths") if n > 0]
+    assert len(set(rewrite_lengths)) >= 5
+    expect(page.locator(".message")).to_have_count(4)
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(OUTPUT / "chat_page.png"))
+
+    # 3. Stop mid-answer: the partial answer stays, marked incomplete, here and saved
+    page.fill("#question", "And self-reflection?")
+    page.click("#send")
+    page.wait_for_function(
+        "() => document.querySelector('.message.assistant:last-child .text')"
+        ".textContent.length > 40")
+    page.click("#stop")
+    last = page.locator(".message.assistant").last
+    expect(last.locator(".note")).to_have_text("Stopped — this answer is incomplete.")
+    expect(page.locator("#send")).to_be_enabled()
+    shown = last.locator(".text").inner_text()
+    assert 40 < len(shown) < len(LONG)
+    page.screenshot(path=str(OUTPUT / "chat_page_stopped.png"))
+
+    session_id = page.evaluate("localStorage.getItem('ragstream.session')")
+    saved = _wait_saved(page_server, session_id)
+    assert saved[-1]["incomplete"] is True and LONG.startswith(saved[-1]["content"])
+    assert len(saved[-1]["content"]) >= len(shown)
+
+    # 4. reload: the conversation comes back, the stopped answer still marked
+    page.reload()
+    expect(page.locator(".message")).to_have_count(6)
+    expect(page.locator(".message.assistant.incomplete")).to_have_count(1)
+
+    # 5. an error gets a clear message
+    page.fill("#question", "x" * 9000)
+    page.click("#send")
+    expect(page.locator("#error")).to_be_visible()
+    expect(page.locator("#error")).to_contain_text("at most 8000 characters")
+    assert errors == []
+    page.close()
+
+    if os.environ.get("RAGSTREAM_UPDATE_SCREENSHOT"):
+        shutil.copy(OUTPUT / "chat_page.png", Path(__file__).resolve().parents[2] / "docs"
+                    / "screenshot.png")
+
+
+def _wait_saved(server: LiveServer, session_id: str) -> list[dict[str, Any]]:
+    import time
+
+    deadline = time.monotonic() + 5
+    while True:
+        messages = httpx.get(f"{server.url}/sessions/{session_id}").json()["messages"]
+        if len(messages) == 6 or time.monotonic() > deadline:
+            return list(messages)
+        time.sleep(0.05)
