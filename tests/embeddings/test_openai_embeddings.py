@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 
 import pytest
 from tests.servers import OpenAIServer, Reply, refused_url, vector
@@ -12,6 +13,7 @@ from ragstream.embeddings import OpenAIEmbeddings
 from ragstream.errors import (
     ConfigError,
     InputError,
+    MissingDependencyError,
     ModelConnectionError,
     ModelError,
     ModelHTTPError,
@@ -125,3 +127,11 @@ def test_repr_hides_the_key() -> None:
     model = OpenAIEmbeddings(base_url="http://127.0.0.1:9/v1", api_key=KEY)
     assert repr(model) == "OpenAIEmbeddings(model='text-embedding-3-small', base_url='http://127.0.0.1:9/v1')"
     assert KEY not in repr(vars(model))
+
+
+def test_without_the_sdk_the_error_says_what_to_install(
+    openai_server: OpenAIServer, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+) -> None:
+    monkeypatch.setitem(sys.modules, "openai", None)  # as if it were not installed
+    with pytest.raises(MissingDependencyError, match=r'pip install "ragstream\[openai\]"'):
+        embeddings(openai_server).embed_query("x")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from ragstream.errors import ConfigError
@@ -100,3 +103,15 @@ def test_bad_names_are_config_errors_listing_the_providers(name: str, message: s
 def test_a_provider_clash_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="model_provider"):
         init_chat_model("openai:gpt-4o", model_provider="anthropic")
+
+
+def test_models_load_their_sdk_only_when_they_are_called() -> None:
+    code = (
+        "import sys\n"
+        "from ragstream.models import ChatOpenAI, init_chat_model\n"
+        "from ragstream.embeddings import OpenAIEmbeddings\n"
+        "ChatOpenAI(); OpenAIEmbeddings(); init_chat_model('anthropic:claude-haiku-4-5')\n"
+        "print('openai' in sys.modules, 'anthropic' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]

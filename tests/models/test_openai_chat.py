@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 
 import pytest
 
-from ragstream.errors import ConfigError
+from ragstream.errors import ConfigError, MissingDependencyError
 from ragstream.messages import AIMessage, AIMessageChunk, HumanMessage, SystemMessage, ToolMessage
 from ragstream.models import ChatOpenAI
 from tests.servers import OpenAIServer, Reply
@@ -172,3 +173,13 @@ def test_repr_names_model_and_server() -> None:
 def test_bad_limits_are_config_errors(kwargs: dict[str, float], field: str) -> None:
     with pytest.raises(ConfigError, match=field):
         ChatOpenAI(base_url="http://127.0.0.1:9/v1", **kwargs)  # type: ignore[arg-type]
+
+
+def test_without_the_sdk_the_error_says_what_to_install(
+    openai_server: OpenAIServer, key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "openai", None)  # as if it were not installed
+    model = ChatOpenAI(base_url=openai_server.base_url, api_key=key)
+    with pytest.raises(MissingDependencyError, match=r'pip install "ragstream\[openai\]"'):
+        model.invoke("hi")
+    assert openai_server.requests == []

@@ -10,16 +10,16 @@ from typing import Any
 
 from ragstream.embeddings._base import Embeddings
 from ragstream.errors import ConfigError, InputError, ModelError
-from ragstream.models._http import (
-    CallLimits,
+from ragstream.models._http import CallLimits, guarded_call
+from ragstream.models._openai import OPENAI_URL, resolve_openai_key
+from ragstream.models._sdk import (
     PerLoop,
     Secret,
-    guarded_call,
+    aimport_sdk,
     import_sdk,
     safe_url,
     sdk_classifier,
 )
-from ragstream.models._openai import OPENAI_URL, resolve_openai_key
 
 __all__ = ["OpenAIEmbeddings"]
 
@@ -99,8 +99,9 @@ class OpenAIEmbeddings(Embeddings):
                 raise InputError(f"text {i} to embed is empty; embedding servers refuse it")
         if not texts:
             return []
+        await aimport_sdk("openai")
         client = await self._clients.get()
-        classify = sdk_classifier(import_sdk("openai"), self.timeout)
+        classify = sdk_classifier("openai", self.timeout)
         gate = asyncio.Semaphore(self.max_concurrency)
         size = self.batch_size
 

@@ -9,14 +9,12 @@ from typing import Any
 from ragstream.errors import ConfigError, InputError
 from ragstream.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage, SystemMessage
 from ragstream.models._base import BaseChatModel
-from ragstream.models._http import (
-    CallLimits,
-    EndedEarly,
+from ragstream.models._http import CallLimits, EndedEarly, Progress, guarded_stream
+from ragstream.models._sdk import (
     PerLoop,
-    Progress,
     Secret,
+    aimport_sdk,
     close_sdk_stream,
-    guarded_stream,
     import_sdk,
     safe_url,
     sdk_classifier,
@@ -156,7 +154,8 @@ class ChatAnthropic(BaseChatModel):
 
         return guarded_stream(
             attempt, url=self.endpoint, secret=self._api_key, limits=self.limits,
-            classify=sdk_classifier(import_sdk("anthropic"), self.timeout),
+            classify=sdk_classifier("anthropic", self.timeout),
+            setup=lambda: aimport_sdk("anthropic"),
         )
 
 

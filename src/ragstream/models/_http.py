@@ -1,5 +1,4 @@
-"""What every HTTP model client shares: retries, deadlines, error wrapping,
-secrets, and SDK clients kept per event loop.
+"""Retries and deadlines for calls to model servers, and the errors they end in.
 
 A call is tried again (with backoff, honouring ``Retry-After``) only while no
 token has reached the caller: once text has gone out, a failure ends the call
@@ -16,10 +15,10 @@ import random
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Generic, Literal, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from ragstream.errors import (
+    ConfigError,
     ModelConnectionError,
     ModelError,
     ModelHTTPError,
@@ -29,21 +28,19 @@ from ragstream.errors import (
 )
 from ragstream.messages import AIMessageChunk
 
+if TYPE_CHECKING:
+    from ragstream.models._sdk import Secret
+
 __all__ = [
     "CallLimits",
+    "Classify",
     "EndedEarly",
     "Failure",
-    "PerLoop",
     "Progress",
-    "Secret",
-    "close_sdk_stream",
     "guarded_call",
     "guarded_stream",
-    "import_sdk",
     "retry_after",
     "root_reason",
-    "safe_url",
-    "sdk_classifier",
 ]
 
 T = TypeVar("T")
@@ -52,42 +49,6 @@ Piece = AIMessageChunk | str
 _RETRY_STATUSES = frozenset({408, 409, 429})
 _MAX_WAIT = 60.0  # the longest Retry-After we honour
 _MAX_BACKOFF = 8.0
-
-
-class Secret:
-    """An API key that never shows in reprs, logs or error messages."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str | None) -> None:
-        self._value = value or None
-
-    def get(self) -> str | None:
-        return self._value
-
-    def __bool__(self) -> bool:
-        return self._value is not None
-
-    def __repr__(self) -> str:
-        return "Secret('**********')" if self._value else "Secret(None)"
-
-    __str__ = __repr__
-
-    def redact(self, text: str) -> str:
-        """``text`` with the key, if it appears, replaced by stars."""
-        return text.replace(self._value, "**********") if self._value else text
-
-
-def safe_url(url: str) -> str:
-    """A URL fit for messages: no user, password or query string."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<invalid URL>"
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 @dataclass(frozen=True)
@@ -100,8 +61,6 @@ class CallLimits:
     total_timeout: float | None = 300.0
 
     def __post_init__(self) -> None:
-        from ragstream.errors import ConfigError
-
         if self.max_retries < 0:
             raise ConfigError(f"max_retries must be 0 or more, not {self.max_retries}")
         if self.retry_backoff < 0:
@@ -110,47 +69,6 @@ class CallLimits:
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise ConfigError(f"{name} must be positive or None, not {value}")
-
-
-class PerLoop(Generic[T]):
-    """One object (an SDK client) per running event loop.
-
-    SDK clients hold connection pools bound to the loop that opened them, and
-    a model is used both from the caller's loop (``astream``) and from the
-    background loop of the sync methods (``stream``); so each loop gets its own.
-    A client is closed when its loop shuts down (``asyncio.run`` finalizes
-    async generators, and a small one here closes the client), and forgotten
-    when its loop is found stopped or closed.
-    """
-
-    def __init__(self, make: Callable[[], T], close: Callable[[T], Awaitable[Any]]) -> None:
-        self._make = make
-        self._close = close
-        self._items: dict[asyncio.AbstractEventLoop, tuple[T, AsyncGenerator[None, None]]] = {}
-
-    async def get(self) -> T:
-        loop = asyncio.get_running_loop()
-        entry = self._items.get(loop)
-        if entry is not None:
-            return entry[0]
-        for other in [o for o in self._items if o.is_closed() or not o.is_running()]:
-            del self._items[other]
-        item = self._make()
-        keeper = self._keep(loop, item)
-        await keeper.__anext__()  # now the loop knows it, and closes it at shutdown
-        self._items[loop] = (item, keeper)
-        return item
-
-    async def _keep(self, loop: asyncio.AbstractEventLoop, item: T) -> AsyncGenerator[None, None]:
-        try:
-            yield
-        finally:
-            if self._items.get(loop, (None,))[0] is item:
-                del self._items[loop]
-            await self._close(item)
-
-    def __len__(self) -> int:
-        return len(self._items)
 
 
 class EndedEarly(Exception):
@@ -296,12 +214,16 @@ async def guarded_stream(
     secret: Secret,
     limits: CallLimits,
     classify: Classify,
+    setup: Callable[[], Awaitable[Any]] | None = None,
 ) -> AsyncIterator[Piece]:
     """Run ``attempt`` (an async generator of text pieces) under ``limits``.
 
     ``classify(exc, connected)`` turns a provider error into a ``Failure``
-    (None: not a provider error, re-raise it as it is).
+    (None: not a provider error, re-raise it as it is). ``setup`` (importing
+    the SDK...) runs first, before the deadlines start counting.
     """
+    if setup is not None:
+        await setup()
     errors = _Errors(url, secret, streaming=True)
     loop = asyncio.get_running_loop()
     start = loop.time()
@@ -447,77 +369,3 @@ def root_reason(exc: BaseException) -> str:
     return reason
 
 
-def _message_of(exc: BaseException) -> str:
-    body = getattr(exc, "body", None)
-    if isinstance(body, dict):
-        inner = body.get("error")
-        if isinstance(inner, dict):
-            body = inner
-        message = body.get("message")
-        if isinstance(message, str) and message:
-            kind = body.get("type")
-            return f"{kind}: {message}" if isinstance(kind, str) and kind else message
-    if isinstance(body, str) and body:
-        return body[:300]
-    return str(getattr(exc, "message", "") or exc)
-
-
-def sdk_classifier(sdk: Any, timeout: float | None) -> Classify:
-    """Classify the errors of an official SDK (``openai`` or ``anthropic``: their
-    error classes share names) and of the ``httpx2`` transport under it.
-    ``timeout`` is the silence the SDK client was told to allow."""
-    import anyio
-    import httpx2
-
-    broken = (httpx2.TransportError, anyio.EndOfStream, anyio.BrokenResourceError, ConnectionError)
-
-    def classify(exc: BaseException, connected: bool) -> Failure | None:
-        if isinstance(exc, EndedEarly):
-            return Failure("broken", str(exc))
-        if isinstance(exc, sdk.APIStatusError):
-            status = exc.status_code
-            if status < 400:  # an error event inside a 200 stream
-                return Failure("server", _message_of(exc))
-            return Failure(
-                "status", _message_of(exc), status=status,
-                retry_after=retry_after(exc.response.headers),
-            )
-        if isinstance(exc, sdk.APITimeoutError | httpx2.TimeoutException):
-            return Failure("timeout", f"the connection was silent longer than timeout={timeout} s")
-        if isinstance(exc, sdk.APIConnectionError):
-            return Failure("broken" if connected else "connect", root_reason(exc))
-        if isinstance(exc, sdk.APIResponseValidationError):
-            return Failure("malformed", _message_of(exc))
-        if isinstance(exc, sdk.APIError):  # an error frame in the stream
-            return Failure("server", _message_of(exc))
-        if isinstance(exc, broken):
-            return Failure("broken" if connected else "connect", root_reason(exc))
-        if isinstance(exc, ValueError) and connected:  # a frame that does not parse
-            return Failure("malformed", root_reason(exc)[:300])
-        return None
-
-    return classify
-
-
-def import_sdk(name: str) -> Any:
-    """Import a provider SDK on first use; name the extra to install if it is missing."""
-    import importlib
-
-    from ragstream.errors import MissingDependencyError
-
-    try:
-        return importlib.import_module(name)
-    except ImportError as exc:
-        raise MissingDependencyError(name, name) from exc
-
-
-async def close_sdk_stream(stream: Any) -> None:
-    """Close an SDK stream now: its event generator (which would otherwise be
-    closed later by the garbage collector, in a task of its own), then its
-    HTTP response, which closes a half-read connection."""
-    iterator = vars(stream).get("_iterator")  # the SDKs make it on first use
-    try:
-        if iterator is not None:
-            await iterator.aclose()
-    finally:
-        await stream.close()

@@ -17,14 +17,12 @@ from ragstream.messages import (
     ToolMessage,
 )
 from ragstream.models._base import BaseChatModel
-from ragstream.models._http import (
-    CallLimits,
-    EndedEarly,
+from ragstream.models._http import CallLimits, EndedEarly, Progress, guarded_stream
+from ragstream.models._sdk import (
     PerLoop,
-    Progress,
     Secret,
+    aimport_sdk,
     close_sdk_stream,
-    guarded_stream,
     import_sdk,
     safe_url,
     sdk_classifier,
@@ -164,7 +162,8 @@ class ChatOpenAI(BaseChatModel):
 
         return guarded_stream(
             attempt, url=self.endpoint, secret=self._api_key, limits=self.limits,
-            classify=sdk_classifier(import_sdk("openai"), self.timeout),
+            classify=sdk_classifier("openai", self.timeout),
+            setup=lambda: aimport_sdk("openai"),
         )
 
 
