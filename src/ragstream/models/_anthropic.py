@@ -31,7 +31,9 @@ class ChatAnthropic(BaseChatModel):
 
     The key and URL come from the arguments, else from ``ANTHROPIC_API_KEY``
     and ``ANTHROPIC_BASE_URL``. System messages go to the request's
-    ``system``. Retries, deadlines and errors behave as in ``ChatOpenAI``.
+    ``system``; ``stop`` becomes ``stop_sequences``; ``temperature`` goes in
+    the request body as given (the SDK has no argument for it, and the newest
+    models refuse it). Retries, deadlines and errors behave as in ``ChatOpenAI``.
     Needs ``pip install "ragstream[anthropic]"``.
 
     >>> llm = ChatAnthropic(model="claude-haiku-4-5")

@@ -144,7 +144,9 @@ class _Errors:
         if key is None:
             return False
         seen: BaseException | None = exc
-        while seen is not None:
+        for _ in range(20):  # a chain can loop back on itself
+            if seen is None:
+                break
             if key in str(seen) or key in repr(getattr(seen, "body", None)):
                 return True
             seen = seen.__cause__ or seen.__context__
