@@ -5,7 +5,7 @@ paragraphs of varied length, and the same words with no newline at all.
 Each splitter splits each text several times; the outputs must be equal.
 Prints the median MB/s of each and the speed ratio, measured in this run.
 
-    python benchmarks/splitting.py [--mb 4] [--repeat 5]
+    python benchmarks/splitting.py [--mb 4] [--repeat 5] [--tokens]
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import random
 import statistics
 import time
 from collections.abc import Callable
+from typing import Any
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter as ReferenceSplitter
 
@@ -59,43 +60,78 @@ def no_newlines(size: int, *, seed: int = 11) -> str:
     return prose(size, seed=seed).replace("\n\n", " ").replace("\n", " ")
 
 
-def _median_seconds(run: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def _seconds(run: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    run()
+    return time.perf_counter() - start
+
+
+def _cases(with_tokens: bool) -> list[tuple[str, dict[str, Any], float]]:
+    """(label, constructor arguments, share of the text size) for each row."""
+    cases: list[tuple[str, dict[str, Any], float]] = [
+        ("1000/200", {"chunk_size": 1000, "chunk_overlap": 200}, 1.0),
+        ("4000/200", {"chunk_size": 4000, "chunk_overlap": 200}, 1.0),
+        (
+            "1000/200 keep=False",
+            {"chunk_size": 1000, "chunk_overlap": 200, "keep_separator": False},
+            1.0,
+        ),
+    ]
+    if with_tokens:
+        # the reference tokenizes every piece several times: a smaller text
+        cases.append(("256/32 MiniLM tokens", {"chunk_size": 256, "chunk_overlap": 32}, 0.05))
+    return cases
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=float, default=4.0, help="size of each text in MB")
     parser.add_argument("--repeat", type=int, default=5, help="runs per splitter and text")
+    parser.add_argument(
+        "--tokens", action="store_true", help="also sizes in MiniLM tokens (needs transformers)"
+    )
     args = parser.parse_args()
     size = int(args.mb * 1_000_000)
     texts = {"prose": prose(size), "no newlines": no_newlines(size)}
-    settings = [
-        {"chunk_size": 1000, "chunk_overlap": 200},
-        {"chunk_size": 4000, "chunk_overlap": 200},
-    ]
-    print(f"text size {args.mb:g} MB (characters), median of {args.repeat} runs")
-    header = ("text", "chunk/overlap", "reference MB/s", "ragstream MB/s", "ratio")
-    print(f"{header[0]:<12} {header[1]:<14} {header[2]:>15} {header[3]:>15} {header[4]:>7}")
-    for name, text in texts.items():
-        megabytes = len(text) / 1_000_000
-        for kwargs in settings:
-            ours = RecursiveCharacterTextSplitter(**kwargs)
-            reference = ReferenceSplitter(**kwargs)
-            expected = reference.split_text(text)
-            got = ours.split_text(text)
-            assert got == expected, f"outputs differ on {name} with {kwargs}"
-            ref_s = _median_seconds(lambda r=reference, t=text: r.split_text(t), args.repeat)
-            our_s = _median_seconds(lambda o=ours, t=text: o.split_text(t), args.repeat)
-            label = f"{kwargs['chunk_size']}/{kwargs['chunk_overlap']}"
+    tokenizers: tuple[Any, Any] | None = None
+    if args.tokens:
+        from transformers import AutoTokenizer
+
+        from ragstream.splitters import load_minilm_tokenizer, minilm_tokenizer_path
+
+        reference_tokenizer = AutoTokenizer.from_pretrained(str(minilm_tokenizer_path().parent))
+        tokenizers = (load_minilm_tokenizer(), reference_tokenizer)
+    print(f"text size {args.mb:g} MB (characters), median of {args.repeat} runs, interleaved")
+    header = ("text", "chunk/overlap", "MB", "reference MB/s", "ragstream MB/s", "ratio")
+    print(
+        f"{header[0]:<12} {header[1]:<22} {header[2]:>5} {header[3]:>15} {header[4]:>15}"
+        f" {header[5]:>7}"
+    )
+    for name, full_text in texts.items():
+        for label, kwargs, share in _cases(args.tokens):
+            text = full_text[: int(len(full_text) * share)]
+            megabytes = len(text) / 1_000_000
+            if "tokens" in label:
+                assert tokenizers is not None
+                ours = RecursiveCharacterTextSplitter.from_huggingface_tokenizer(
+                    tokenizers[0], **kwargs
+                )
+                reference = ReferenceSplitter.from_huggingface_tokenizer(tokenizers[1], **kwargs)
+            else:
+                ours = RecursiveCharacterTextSplitter(**kwargs)
+                reference = ReferenceSplitter(**kwargs)
+            assert ours.split_text(text) == reference.split_text(text), (
+                f"outputs differ on {name} with {label}"
+            )
+            ref_times, our_times = [], []
+            for _ in range(args.repeat):  # alternate, so load on the machine hits both alike
+                ref_times.append(_seconds(lambda r=reference, t=text: r.split_text(t)))
+                our_times.append(_seconds(lambda o=ours, t=text: o.split_text(t)))
+            ref_s = statistics.median(ref_times)
+            our_s = statistics.median(our_times)
             print(
-                f"{name:<12} {label:<14} {megabytes / ref_s:>15.1f} {megabytes / our_s:>15.1f}"
-                f" {ref_s / our_s:>6.1f}x"
+                f"{name:<12} {label:<22} {megabytes:>5.2f} {megabytes / ref_s:>15.1f}"
+                f" {megabytes / our_s:>15.1f} {ref_s / our_s:>6.1f}x"
             )
 
 

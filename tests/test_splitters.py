@@ -255,6 +255,18 @@ def test_long_article_matches_reference(keep: Any, size: int, overlap: int) -> N
     assert len(chunks) > 1
 
 
+@pytest.mark.parametrize("keep", KEEP_MODES)
+@pytest.mark.parametrize(("size", "overlap"), [(1000, 200), (4000, 200), (120, 100)])
+def test_overlapping_separators_late_in_a_long_text_match_reference(
+    keep: Any, size: int, overlap: int
+) -> None:
+    # "\n\n\n\n" holds overlapping occurrences of "\n\n": chunking by search
+    # must hand over to the boundary list there, keeping what it cut before
+    text = _article(60, seed=1).replace("\n\n\n", "\n\n") + "\n\n\n\n\n" + _article(4, seed=2)
+    chunks = assert_same_chunks(text, size, overlap, keep_separator=keep)
+    assert len(chunks) > 3
+
+
 def test_text_without_newlines_matches_reference() -> None:
     text = _article(60, seed=3).replace("\n", " ")
     chunks = assert_same_chunks(text, 1000, 200)

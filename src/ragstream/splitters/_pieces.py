@@ -1,10 +1,9 @@
 """Cutting a text at one separator: into pieces, or into piece boundaries.
 
 The reference cuts with ``re.split`` on the escaped separator. For a literal
-separator ``str.split`` finds exactly the same (leftmost, non-overlapping)
-occurrences, at C speed. When the separator is kept with its piece, the
-pieces are contiguous slices of the text, so their boundaries are all that is
-needed: a chunk is then one slice of the text, never a join.
+separator ``str.split`` and ``re.finditer`` find exactly the same (leftmost,
+non-overlapping) occurrences, at C speed. When lengths are ``len``, piece
+boundaries are all the merge needs, and a chunk is one slice of the text.
 """
 
 from __future__ import annotations
@@ -36,38 +35,33 @@ def literal_pieces(text: str, sep: str, keep: KeepSeparator) -> list[str]:
     return pieces
 
 
-def literal_bounds(text: str, sep: str, keep: KeepSeparator) -> list[int]:
-    """Boundaries ``B`` of the kept-separator pieces: piece ``t`` is ``text[B[t]:B[t+1]]``.
+def literal_bounds(text: str, sep: str, *, at_end: bool, glue: int, start: int = 0) -> list[int]:
+    """Boundaries ``B`` of the pieces of ``text``: piece ``t`` is ``text[B[t]:B[t+1]]``.
 
-    ``keep`` is true here (``"end"`` glues the separator to the piece before
-    it, any other true value to the piece after it). Empty pieces are left
-    out, as the reference filters them.
+    The separator starts each piece, or ends it when ``at_end``. Empty pieces
+    are left out, as the reference filters them. With ``glue`` (the text then
+    has no empty pieces, see ``_scan``) the last boundary lies ``glue`` past
+    the end, where the next separator would be.
+
+    ``finditer`` reports the leftmost, non-overlapping occurrences, exactly
+    those ``str.split`` cuts at, without copying the text into pieces. From a
+    ``start`` that is itself a boundary, it finds the same ones further on.
     """
     size = len(text)
     if not sep:
-        return list(range(size + 1))
-    bounds = _occurrence_bounds(text, sep, keep)
-    # the reference drops empty pieces: only the first (kept at the start) or
-    # the last (kept at the end) can be empty
-    if len(bounds) > 1:
-        if keep == "end":
-            if bounds[-2] == size:
-                bounds.pop()
-        elif bounds[1] == 0:
-            del bounds[0]
-    return bounds
-
-
-def _occurrence_bounds(text: str, sep: str, keep: KeepSeparator) -> list[int]:
-    """Boundaries from the occurrences of ``sep``: no copy of the text, one int per piece.
-
-    ``finditer`` reports the leftmost, non-overlapping occurrences, exactly
-    those ``str.split`` cuts at, and scans faster than a ``str.find`` loop.
-    """
-    shift = len(sep) if keep == "end" else 0
-    bounds = [0]
-    bounds += [found.start() + shift for found in re.finditer(re.escape(sep), text)]
-    bounds.append(len(text))
+        return list(range(start, size + 1))
+    shift = len(sep) if at_end else 0
+    bounds = [start]
+    bounds += [found.start() + shift for found in re.compile(re.escape(sep)).finditer(text, start)]
+    bounds.append(size + glue)
+    if glue:
+        return bounds
+    # only the first (separator at the start) or the last (at the end) can be empty
+    if at_end:
+        if bounds[-2] == size:
+            bounds.pop()
+    elif bounds[1] == start:
+        del bounds[0]
     return bounds
 
 

@@ -18,7 +18,7 @@ from ragstream.splitters._pieces import (
     literal_pieces,
     regex_pieces,
 )
-from ragstream.splitters._scan import overlaps_itself, scan
+from ragstream.splitters._scan import Clustered, overlaps_itself, scan
 from ragstream.splitters._tokens import token_counter
 
 __all__ = ["RecursiveCharacterTextSplitter"]
@@ -84,10 +84,8 @@ class RecursiveCharacterTextSplitter:
         # tokenizer constructor; must agree with length_function piece by piece
         self._measure_many: Callable[[list[str]], list[int]] | None = None
         self._patterns = _compile(seps) if is_separator_regex else ()
-        # kept separators with plain len: every chunk is one slice of the text
-        self._by_slices = (
-            bool(keep_separator) and not is_separator_regex and (length_function is len)
-        )
+        # literal separators measured with len: every chunk is one slice of a text
+        self._by_slices = not is_separator_regex and length_function is len
 
     @property
     def chunk_size(self) -> int:
@@ -208,48 +206,66 @@ class RecursiveCharacterTextSplitter:
             self._split_pieces(text, level, finer, out)
 
     def _split_slices(self, text: str, level: int, finer: bool, out: list[str]) -> None:
+        """Chunks as slices of ``text``: literal separators measured with ``len``."""
         size = self._chunk_size
+        overlap = self._chunk_overlap
+        strip = self._strip_whitespace
         sep = self._separators[level]
-        if sep and not overlaps_itself(sep):
+        keep = self._keep_separator
+        glue = 0
+        if not keep and sep:
+            # the reference drops empty pieces and joins the rest with one
+            # separator: collapse the text the same way, then every chunk is
+            # a slice of it again
+            glue = len(sep)
+            if text.startswith(sep) or text.endswith(sep) or sep + sep in text:
+                text = sep.join(filter(None, text.split(sep)))
+            if not text:
+                return
+        at_end = glue > 0 or keep == "end"
 
-            def on_long(piece: str) -> None:
-                if finer:
-                    self._split(piece, level + 1, out)
-                else:
-                    out.append(piece)
+        def on_long(piece: str) -> None:
+            if finer:
+                self._split(piece, level + 1, out)
+            else:
+                out.append(piece)
 
-            scan(
-                text,
-                sep,
-                at_end=self._keep_separator == "end",
-                size=size,
-                overlap=self._chunk_overlap,
-                strip=self._strip_whitespace,
-                out=out,
-                on_long=on_long,
-            )
-            return
-        bounds = literal_bounds(text, sep, self._keep_separator)
+        resume = 0
+        # the separator appended for glue could overlap the end of the text
+        # and move where a self-overlapping separator is found: no scan then
+        if sep and not (glue and overlaps_itself(sep)):
+            try:
+                scan(
+                    text + sep if glue else text,
+                    sep,
+                    at_end=at_end,
+                    glue=glue,
+                    size=size,
+                    overlap=overlap,
+                    strip=strip,
+                    out=out,
+                    on_long=on_long,
+                )
+                return
+            except Clustered as exc:
+                resume = exc.resume
+        bounds = literal_bounds(text, sep, at_end=at_end, glue=glue, start=resume)
         count = len(bounds) - 1
         longs: Iterable[int] = ()
-        if count and max(map(sub, bounds[1:], bounds)) >= size:
-            longs = compress(range(count), map(size.__le__, map(sub, bounds[1:], bounds)))
-        strip = self._strip_whitespace
+        if count and max(map(sub, bounds[1:], bounds)) >= size + glue:
+            gaps = map(sub, bounds[1:], bounds)
+            longs = compress(range(count), map((size + glue).__le__, gaps))
         lo = 0
         for t in [*longs, count]:
             if t > lo:
-                for a, b in windows(bounds, 0, lo, t, size, self._chunk_overlap):
-                    chunk = text[bounds[a] : bounds[b]]
+                for a, b in windows(bounds, glue, lo, t, size, overlap):
+                    chunk = text[bounds[a] : bounds[b] - glue]
                     if strip:
                         chunk = chunk.strip()
                     if chunk:
                         out.append(chunk)
             if t < count:
-                piece = text[bounds[t] : bounds[t + 1]]
-                if finer:
-                    self._split(piece, level + 1, out)
-                else:
-                    out.append(piece)
+                on_long(text[bounds[t] : bounds[t + 1] - glue])
             lo = t + 1
 
     def _split_pieces(self, text: str, level: int, finer: bool, out: list[str]) -> None:
@@ -292,11 +308,20 @@ class RecursiveCharacterTextSplitter:
             lo = t + 1
 
     def _measure(self, pieces: list[str]) -> list[Any]:
+        """The length of every piece, measuring each distinct piece once.
+
+        Words and lines repeat a lot in real text, and a tokenizer is slow:
+        lengths are looked up by piece. Like the reference, this assumes the
+        length function gives the same answer for the same text.
+        """
         if self._length_function is len:
             return list(map(len, pieces))
+        distinct = list(dict.fromkeys(pieces))
         if self._measure_many is not None:
-            return self._measure_many(pieces)
-        return list(map(self._length_function, pieces))
+            measured = self._measure_many(distinct)
+        else:
+            measured = list(map(self._length_function, distinct))
+        return list(map(dict(zip(distinct, measured, strict=True)).__getitem__, pieces))
 
 
 def _check_sizes(chunk_size: object, chunk_overlap: object) -> None:

@@ -1,23 +1,45 @@
 """Chunking at one separator by searching the text, never cutting it into pieces.
 
-When the separator is kept with its pieces and lengths are ``len``, a piece
-boundary is just a position in the text, and the greedy merge only ever asks
-four questions about boundaries near a position: the next one after it, the
-last one before it, the first one at or after it, and how long the piece
-starting there is. ``str.find`` and ``str.rfind`` answer them at C speed, so
-the work is a handful of calls per chunk instead of a Python object per word.
+With ``len`` as the length function a piece boundary is just a position in
+the text, and the greedy merge only ever asks a few questions about
+boundaries near a position: the last one before it, the first one after it,
+and how long the piece starting there is. ``str.find`` and ``str.rfind``
+answer them at C speed, so the work is a handful of calls per chunk instead
+of a Python object per word.
 
 This is only exact for separators that cannot overlap themselves (no proper
 prefix equal to a suffix, like ``" "`` or ``"\\n"``): then every occurrence
 ``find`` sees is one of the occurrences ``str.split`` cuts at. Separators such
-as ``"\\n\\n"`` go through the boundary list in ``_pieces`` instead.
+as ``"\\n\\n"`` go through the boundary list of ``_pieces`` instead.
+
+The geometry, shared with ``_pieces.literal_bounds``: boundaries are 0, the
+end of the text, and every occurrence of the separator, shifted past it when
+the separator ends its piece. When the separator is dropped and re-inserted
+between pieces (``keep_separator=False``), the text has had its runs of
+separators collapsed and one separator appended, so that each piece owns the
+separator after it: that separator (``glue`` characters) counts in the merge
+arithmetic, exactly as the reference counts the joiner, and is cut off again
+at the end of every chunk.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-__all__ = ["overlaps_itself", "scan"]
+__all__ = ["Clustered", "overlaps_itself", "scan"]
+
+
+class Clustered(Exception):
+    """Overlapping occurrences of the separator: scanning cannot tell where to cut.
+
+    Every chunk before ``resume`` is in ``out`` already, and ``resume`` is a
+    boundary: the rest is chunked from there by the boundary list, exactly as
+    if the whole text had been.
+    """
+
+    def __init__(self, resume: int) -> None:
+        super().__init__(resume)
+        self.resume = resume
 
 
 def overlaps_itself(sep: str) -> bool:
@@ -30,6 +52,7 @@ def scan(
     sep: str,
     *,
     at_end: bool,
+    glue: int,
     size: int,
     overlap: int,
     strip: bool,
@@ -38,62 +61,82 @@ def scan(
 ) -> None:
     """Append to ``out`` the chunks the reference makes from ``text`` cut at ``sep``.
 
-    Boundaries are 0, ``len(text)`` and every occurrence of ``sep`` (shifted
-    past it when ``at_end``, the separator then ending its piece). A piece of
-    ``size`` or more is handed to ``on_long`` in its turn, as the reference
-    hands it to the next separator.
+    A piece of ``size`` or more is handed to ``on_long`` in its turn, as the
+    reference hands it to the next separator. ``glue`` is 0, or the length of
+    ``sep`` when the text is prepared for a dropped separator (see above).
+    Raises ``Clustered`` when ``sep`` overlaps itself somewhere in ``text``.
     """
     n = len(text)
     width = len(sep)
     find = text.find
     rfind = text.rfind
-    shift = width if at_end else 0
-    back = width - 1 if at_end else -1  # find from x - back: occurrences whose boundary is > x
+    append = out.append
+    shift = width if at_end else 0  # boundary = occurrence + shift
+    # with glue, a window spanning B[b] - B[a] weighs that minus one glue
+    size += glue
+    overlap += glue
+    # An occurrence that overlaps no other is one str.split cuts at. In a
+    # cluster of overlapping ones ("\n\n\n") only a walk from the left can
+    # tell which: there the scan stops, takes back what it emitted since the
+    # last boundary it is sure of (safe), and leaves the rest to the caller.
+    clusters = overlaps_itself(sep)
+    lap = width - 1
+    safe = pos = 0
+    mark = len(out)  # out's length when safe was reached
 
-    def after(x: int) -> int:  # first boundary > x
-        p = find(sep, max(0, x - back))
-        return n if p < 0 else p + shift
+    def after(x: int) -> int:
+        """The first boundary > x."""
+        lo = x + 1 - shift
+        q = find(sep, lo if lo > 0 else 0)
+        if q < 0:
+            return n
+        if clusters and find(sep, q - lap if q > lap else 0, q + lap) >= 0:
+            raise Clustered(safe)
+        return q + shift
 
-    pos = 0
-    while pos < n:
-        nxt = after(pos)
-        if nxt - pos >= size:
-            on_long(text[pos:nxt])
-            pos = nxt
-            continue
-        # a run of short pieces starts at pos; start is where the current window begins
-        start = pos
-        while True:
-            limit = start + size
-            if limit >= n:
-                end = n
-            else:
-                # last boundary <= limit; start itself is one
-                p = (
-                    rfind(sep, max(0, start - width + 1), limit)
-                    if at_end
-                    else rfind(sep, start + 1, limit + width)
-                )
-                end = start if p < 0 else p + shift
-            if end >= n:
-                _emit(text[start:n], strip, out)
-                pos = n
-                break
-            nxt = after(end)
-            _emit(text[start:end], strip, out)
-            if nxt - end >= size:
-                # the piece at end is long: it closes this run
-                pos = end
-                break
-            # pop from the front while the window is over the overlap, or while
-            # adding the next piece would still overflow it
-            # (the threshold is past start: nxt > limit and end > start)
-            threshold = max(end - overlap, min(nxt - size, end))
-            start = after(threshold - 1)
-
-
-def _emit(chunk: str, strip: bool, out: list[str]) -> None:
-    if strip:
-        chunk = chunk.strip()
-    if chunk:
-        out.append(chunk)
+    try:
+        while pos < n:
+            safe, mark = pos, len(out)
+            nxt = after(pos)
+            if nxt - pos >= size:
+                on_long(text[pos : nxt - glue])
+                pos = nxt
+                continue
+            # a run of short pieces starts at pos; start is where the current window begins
+            start = pos
+            while True:
+                safe, mark = start, len(out)
+                limit = start + size
+                if limit >= n:
+                    end = n
+                else:
+                    # the last boundary <= limit (there is one past start: its piece is short)
+                    lo = start + 1 - shift
+                    q = rfind(sep, lo if lo > 0 else 0, limit + width - shift)
+                    if clusters and q >= 0 and find(sep, q - lap if q > lap else 0, q + lap) >= 0:
+                        raise Clustered(safe)
+                    end = start if q < 0 else q + shift
+                chunk = text[start : end - glue]
+                if strip:
+                    chunk = chunk.strip()
+                if chunk:
+                    append(chunk)
+                if end >= n:
+                    pos = n
+                    break
+                nxt = after(end)
+                if nxt - end >= size:
+                    # the piece at end is long: it closes this run
+                    pos = end
+                    break
+                # Pop from the front while the window is over the overlap, or while
+                # adding the next piece would still overflow it: the new start is
+                # the first boundary at or past both thresholds (both are past start,
+                # as nxt > limit and end > start).
+                threshold = nxt - size if nxt - size < end else end
+                if end - overlap > threshold:
+                    threshold = end - overlap
+                start = after(threshold - 1)
+    except Clustered:
+        del out[mark:]  # chunks of the window being cut when the cluster showed up
+        raise
