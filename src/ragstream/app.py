@@ -1,0 +1,742 @@
+"""The assembled application that the CLI and the server share.
+
+``RagApp(settings)`` builds, on first use, the embeddings, the vector store
+of a collection, the chat model and the chat history store named by the
+settings, and the guide's conversational chain over them.
+
+- ``astream_turn`` runs one question of a conversation and yields what
+  happens as it happens: the rewritten question token by token, the
+  retrieved sources (each with ``metadata["score"]``, its cosine similarity),
+  the answer token by token; the turn is saved in the session's history,
+  marked incomplete if it was stopped.
+- ``aingest`` loads URLs, files, folders and glob patterns into a
+  collection, incrementally (``ragstream.indexing``): unchanged sources are
+  skipped with no embedding work, and a source that fails is reported while
+  the others are stored.
+- ``alist_collections``, ``acollection``, ``acheck_collection`` and
+  ``adelete_collection`` manage collections.
+
+>>> from ragstream.app import RagApp
+>>> from ragstream.config import load_settings
+>>> app = RagApp(load_settings({"home": "/tmp/rs"}))
+>>> report = app.ingest([str(sample_corpus_path())])  # doctest: +SKIP
+>>> async for event in app.astream_turn("What is ragstream?"):  # doctest: +SKIP
+...     print(event["type"])
+"""
+
+from __future__ import annotations
+
+import asyncio
+import glob as globbing
+import os
+import re
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
+
+from ragstream.config import Settings
+from ragstream.core import Runnable
+from ragstream.core._bridge import run_sync
+from ragstream.documents import Document
+from ragstream.errors import ConfigError, InputError, SourceError, StoreError
+from ragstream.messages import AIMessage, BaseMessage, HumanMessage
+from ragstream.vectorstores._retriever import VectorStoreRetriever
+
+if TYPE_CHECKING:
+    from ragstream.embeddings import Embeddings
+    from ragstream.history import ChatHistoryStore
+    from ragstream.indexing import IndexProgress
+    from ragstream.vectorstores import Chroma
+
+__all__ = [
+    "CollectionInfo",
+    "IngestReport",
+    "NoDocumentsError",
+    "ProgressCallback",
+    "RagApp",
+    "SourceReport",
+    "TurnEvent",
+    "make_embeddings",
+    "sample_corpus_path",
+]
+
+#: collection metadata naming the embeddings its vectors were made with
+EMBEDDINGS_KEY = "ragstream_embeddings"
+_RECORDS_SUFFIX = ".index-records"
+_GLOB_CHARS = frozenset("*?[")
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+ProgressCallback = Callable[[dict[str, Any]], Any]
+SourceStatus = Literal["added", "updated", "unchanged", "deleted", "failed"]
+
+
+def sample_corpus_path() -> Path:
+    """The folder of the sample corpus shipped with ragstream: its own user documentation.
+
+    >>> sorted(p.name for p in sample_corpus_path().glob("*.md"))[:2]
+    ['cli.md', 'configuration.md']
+    """
+    return Path(str(resources.files("ragstream").joinpath("data", "docs")))
+
+
+class TurnEvent(TypedDict, total=False):
+    """One thing that happened in a turn.
+
+    ``type`` is ``rewrite`` (a token of the rewritten question, in ``text``),
+    ``query`` (the question sent to the retriever, in ``text``), ``sources``
+    (``documents``, each with ``metadata["score"]``), ``token`` (a token of the
+    answer, in ``text``) or ``done`` (``answer``, ``incomplete``, ``usage``,
+    ``model``, ``timings``).
+    """
+
+    type: Literal["rewrite", "query", "sources", "token", "done"]
+    text: str
+    documents: list[Document]
+    answer: str
+    incomplete: bool
+    usage: dict[str, int] | None
+    model: str
+    timings: dict[str, float]
+
+
+class NoDocumentsError(StoreError):
+    """A collection to answer from does not exist, or holds no documents.
+
+    ``exists`` tells which: False for an unknown collection, True for an empty one.
+    """
+
+    def __init__(self, collection: str, *, exists: bool, where: str) -> None:
+        what = "is empty" if exists else "does not exist"
+        super().__init__(f"collection {collection!r} {what} ({where})")
+        self.collection = collection
+        self.exists = exists
+
+
+@dataclass(frozen=True, slots=True)
+class CollectionInfo:
+    """A collection as listed: its chunks, its indexed sources, its embeddings."""
+
+    name: str
+    chunks: int
+    sources: int
+    embeddings: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(slots=True)
+class SourceReport:
+    """What ingest did with one source: ``status`` and the chunks it has."""
+
+    source: str
+    status: SourceStatus
+    chunks: int = 0
+    error: str | None = None
+
+
+@dataclass(slots=True)
+class IngestReport:
+    """What an ingest run did, by source and in chunks.
+
+    Chunk counts: ``added`` (new, embedded and written), ``updated`` (rewritten
+    because their metadata changed), ``skipped`` (already stored as they are)
+    and ``deleted`` (gone from a changed or removed source).
+    """
+
+    collection: str
+    sources: list[SourceReport] = field(default_factory=list)
+    added: int = 0
+    updated: int = 0
+    skipped: int = 0
+    deleted: int = 0
+    seconds: float = 0.0
+
+    def count(self, status: SourceStatus) -> int:
+        """How many sources ended with ``status``."""
+        return sum(1 for s in self.sources if s.status == status)
+
+    @property
+    def failures(self) -> list[SourceReport]:
+        """The sources that could not be loaded."""
+        return [s for s in self.sources if s.status == "failed"]
+
+    @property
+    def chunks_embedded(self) -> int:
+        return self.added + self.updated
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict, with counts of sources by status."""
+        out = asdict(self)
+        out["sources_by_status"] = {
+            status: self.count(status)
+            for status in ("added", "updated", "unchanged", "deleted", "failed")
+        }
+        return out
+
+
+def make_embeddings(spec: str) -> Embeddings:
+    """Embeddings from a setting: ``minilm`` (the offline default), ``fake[:size]``
+    or ``openai[:model]``."""
+    name, _, arg = spec.partition(":")
+    if name == "minilm" and not arg:
+        from ragstream.embeddings import MiniLMEmbeddings
+
+        embeddings: Embeddings = MiniLMEmbeddings()
+        return embeddings
+    if name == "fake":
+        from ragstream.embeddings import FakeEmbeddings
+
+        try:
+            size = int(arg) if arg else 384
+        except ValueError:
+            raise ConfigError(f"embeddings {spec!r}: 'fake:' needs an int size") from None
+        return FakeEmbeddings(size=size)
+    if name == "openai":
+        from ragstream.embeddings import OpenAIEmbeddings
+
+        embeddings = OpenAIEmbeddings(model=arg) if arg else OpenAIEmbeddings()
+        return embeddings
+    raise ConfigError(
+        f"unknown embeddings {spec!r}; use 'minilm', 'fake[:size]' or 'openai[:model]'"
+    )
+
+
+def _embeddings_key(spec: str) -> str:
+    """The embeddings setting as recorded on a collection (``fake`` is ``fake:384``)."""
+    name, _, arg = spec.strip().partition(":")
+    if name == "fake" and not arg:
+        return "fake:384"
+    return spec.strip()
+
+
+class _ScoredRetriever(VectorStoreRetriever):
+    """A similarity retriever that puts each document's relevance in ``metadata["score"]``
+    (cosine similarity, higher is closer), so the steps can show it."""
+
+    name = "VectorStoreRetriever"
+
+    async def _aget_relevant_documents(self, query: str, **kwargs: Any) -> list[Document]:
+        if self.search_type != "similarity":
+            return await super()._aget_relevant_documents(query, **kwargs)
+        kw = self.search_kwargs
+        pairs = await self.vectorstore.asimilarity_search_with_relevance_scores(
+            query, kw["k"], kw.get("filter")
+        )
+        return [
+            Document(doc.page_content, {**doc.metadata, "score": round(score, 4)}, id=doc.id)
+            for doc, score in pairs
+        ]
+
+
+class RagApp:
+    """The store, embeddings, model, history and chain named by ``settings``.
+
+    Nothing is opened or loaded until it is first used.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._embeddings: Embeddings | None = None
+        self._model: Runnable[Any, Any] | None = None
+        self._history: ChatHistoryStore | None = None
+        self._stores: dict[str, Chroma] = {}
+        self._chains: dict[tuple[str, int], Runnable[Any, Any]] = {}
+
+    def __repr__(self) -> str:
+        return (
+            f"RagApp(home={str(self.settings.home)!r}, collection={self.settings.collection!r}, "
+            f"model={self.settings.model!r})"
+        )
+
+    # -- parts ----------------------------------------------------------------
+
+    @property
+    def embeddings(self) -> Embeddings:
+        if self._embeddings is None:
+            self._embeddings = make_embeddings(self.settings.embeddings)
+        return self._embeddings
+
+    @property
+    def model(self) -> Runnable[Any, Any]:
+        if self._model is None:
+            from ragstream.models import init_chat_model
+
+            self._model = init_chat_model(self.settings.model)
+        return self._model
+
+    @property
+    def model_label(self) -> str:
+        """How answers are labelled: the offline mode says so plainly."""
+        label = getattr(self.model, "label", None)
+        return str(label) if label else self.settings.model
+
+    @property
+    def history(self) -> ChatHistoryStore:
+        if self._history is None:
+            from ragstream.history import open_history
+
+            self._history = open_history(self.settings.history_location)
+        return self._history
+
+    @property
+    def store_location(self) -> str:
+        """Where the collections live: the Chroma server's URL or the folder."""
+        return self.settings.chroma_url or str(self.settings.chroma_path)
+
+    def store(self, collection: str | None = None) -> Chroma:
+        """The vector store of a collection (created empty on first write)."""
+        name = collection or self.settings.collection
+        if name not in self._stores:
+            from ragstream.vectorstores import Chroma
+
+            meta = {EMBEDDINGS_KEY: _embeddings_key(self.settings.embeddings)}
+            if self.settings.chroma_url:
+                self._stores[name] = Chroma(
+                    collection_name=name, embedding_function=self.embeddings,
+                    url=self.settings.chroma_url, collection_metadata=meta,
+                )
+            else:
+                self._stores[name] = Chroma(
+                    collection_name=name, embedding_function=self.embeddings,
+                    persist_directory=str(self.settings.chroma_path), collection_metadata=meta,
+                )
+        return self._stores[name]
+
+    def retriever(self, collection: str | None = None, *, k: int | None = None) -> Runnable[
+        str, list[Document]
+    ]:
+        """A retriever over a collection whose documents carry ``metadata["score"]``."""
+        store = self.store(collection)
+        return _ScoredRetriever(store, search_kwargs={"k": k or self.settings.k})
+
+    def chain(self, collection: str | None = None, *, k: int | None = None) -> Runnable[Any, Any]:
+        """The guide's conversational RAG chain over a collection."""
+        from ragstream.chains import create_conversational_rag_chain
+
+        name = collection or self.settings.collection
+        top_k = k or self.settings.k
+        key = (name, top_k)
+        if key not in self._chains:
+            self._chains[key] = create_conversational_rag_chain(
+                self.model, self.retriever(name, k=top_k)
+            )
+        return self._chains[key]
+
+    async def aclose(self) -> None:
+        """Close the chat history store if it was opened."""
+        if self._history is not None:
+            await self._history.aclose()
+            self._history = None
+
+    # -- a turn of a conversation ---------------------------------------------
+
+    async def astream_turn(
+        self,
+        question: str,
+        *,
+        session_id: str | None = None,
+        chat_history: list[BaseMessage] | None = None,
+        collection: str | None = None,
+        k: int | None = None,
+    ) -> AsyncIterator[TurnEvent]:
+        """Answer ``question`` in the conversation ``session_id`` (or with the given
+        ``chat_history``), yielding what happens as it happens.
+
+        If the consumer stops early (or the task is cancelled) the partial answer
+        is saved in the session marked ``incomplete``.
+        """
+        if not isinstance(question, str) or not question.strip():
+            raise InputError("the question is empty")
+        history = list(chat_history or [])
+        if session_id is not None:
+            history = await self.history.aget_messages(session_id)
+        chain = self.chain(collection, k=k)
+        inputs = {"input": question, "chat_history": history}
+
+        answer: list[str] = []
+        usage: dict[str, int] | None = None
+        finished = False
+        started = time.perf_counter()
+        timings: dict[str, float] = {}
+        events = chain.astream_events(
+            inputs, include_tags=["contextualize_q_llm", "answer_llm"], include_types=["retriever"]
+        )
+        try:
+            async for event in events:
+                kind, tags = event["event"], event["tags"]
+                if kind == "on_chat_model_stream":
+                    text = event["data"]["chunk"].content
+                    if not text:
+                        continue
+                    if "contextualize_q_llm" in tags:
+                        yield {"type": "rewrite", "text": text}
+                    else:
+                        if not answer:
+                            timings["first_token_s"] = time.perf_counter() - started
+                        answer.append(text)
+                        yield {"type": "token", "text": text}
+                elif kind == "on_retriever_start":
+                    timings.setdefault("retrieval_start_s", time.perf_counter() - started)
+                    yield {"type": "query", "text": str(event["data"]["input"])}
+                elif kind == "on_retriever_end":
+                    timings["retrieval_end_s"] = time.perf_counter() - started
+                    yield {"type": "sources", "documents": list(event["data"]["output"])}
+                elif kind == "on_chat_model_end" and "answer_llm" in tags:
+                    usage = getattr(event["data"].get("output"), "usage_metadata", None)
+            finished = True
+            timings["total_s"] = time.perf_counter() - started
+            yield {
+                "type": "done", "answer": "".join(answer), "incomplete": False,
+                "usage": usage, "model": self.model_label, "timings": timings,
+            }
+        finally:
+            await _aclose(events)
+            if session_id is not None and (finished or answer):
+                await asyncio.shield(
+                    self._save(session_id, question, "".join(answer), not finished, usage)
+                )
+
+    async def _save(
+        self, session_id: str, question: str, answer: str, incomplete: bool,
+        usage: dict[str, int] | None,
+    ) -> None:
+        meta: dict[str, Any] = {"model": self.model_label}
+        if incomplete:
+            meta["incomplete"] = True
+            meta["incomplete_reason"] = "stopped"
+        await self.history.aadd_messages(
+            session_id,
+            [
+                HumanMessage(question),
+                AIMessage(answer, usage_metadata=usage, response_metadata=meta),
+            ],
+        )
+
+    # -- ingest ---------------------------------------------------------------
+
+    async def aingest(
+        self,
+        sources: Sequence[str],
+        *,
+        collection: str | None = None,
+        on_progress: ProgressCallback | None = None,
+        url_guard: Callable[[str], None] | None = None,
+        css_classes: Sequence[str] = (),
+        glob: str = "**/*",
+        chunk_size: int | None = None,
+        chunk_overlap: int | None = None,
+    ) -> IngestReport:
+        """Load, split, embed and store ``sources`` (URLs, files, folders, glob
+        patterns) into a collection, doing only the work that changed.
+
+        ``on_progress`` receives dicts ``{"stage": "load"|"split"|"embed"|"store"|
+        "done", "done": n, "total": m | None, "source": ...}`` (plus ``status``
+        and ``chunks`` at ``split``, ``error`` for a source that failed). A
+        source that fails is reported in the returned ``IngestReport`` and the
+        others are still stored; files of a given folder that no longer exist
+        are removed from the collection.
+
+        >>> report = await app.aingest(["notes/", "https://example.org/"])  # doctest: +SKIP
+        >>> report.count("added"), report.added, [f.source for f in report.failures]
+        (3, 42, [])
+        """
+        from ragstream.indexing import adelete_sources, aindex
+        from ragstream.splitters import RecursiveCharacterTextSplitter
+
+        if isinstance(sources, str):
+            raise InputError("aingest takes a list of sources, not one str")
+        if not sources:
+            raise InputError("nothing to ingest: give at least one URL, file, folder or pattern")
+        size = chunk_size or self.settings.chunk_size
+        overlap = self.settings.chunk_overlap if chunk_overlap is None else chunk_overlap
+        if overlap >= size:
+            raise ConfigError(f"chunk_overlap ({overlap}) must be smaller than chunk_size ({size})")
+        splitter = RecursiveCharacterTextSplitter(
+            chunk_size=size, chunk_overlap=overlap, add_start_index=True
+        )
+        name = collection or self.settings.collection
+        store = self.store(name)
+        await self._acheck_embeddings(name)
+        started = time.perf_counter()
+        report = IngestReport(name)
+        by_source: dict[str, SourceReport] = {}
+        urls, paths, folders, failed = _resolve_sources(sources)
+        for source, reason in failed:
+            by_source[source] = SourceReport(source, "failed", error=reason)
+        known = set(await store.record_store().asources())
+        total = len(urls) + len(paths) if not folders else None
+        loaded = 0
+
+        def emit(update: dict[str, Any]) -> None:
+            if on_progress is not None:
+                on_progress(update)
+
+        for source, reason in failed:
+            emit({"stage": "load", "done": loaded, "total": total, "source": source,
+                  "error": reason})
+
+        def fail(exc: SourceError) -> None:
+            failures = getattr(exc, "failures", None) or [exc]
+            for failure in failures:
+                by_source[failure.source] = SourceReport(
+                    failure.source, "failed", error=failure.reason
+                )
+                emit({"stage": "load", "done": loaded, "total": total, "source": failure.source,
+                      "error": failure.reason})
+
+        async def documents() -> AsyncIterator[Document]:
+            nonlocal loaded
+            bs_kwargs = _bs_kwargs(css_classes)
+            loaders: list[Any] = []
+            if urls:
+                from ragstream.loaders import WebBaseLoader
+
+                loaders.append(WebBaseLoader(urls, bs_kwargs=bs_kwargs, url_guard=url_guard))
+            if paths or folders:
+                from ragstream.loaders import FileLoader
+
+                loaders.append(FileLoader([*paths, *folders], glob=glob, bs_kwargs=bs_kwargs))
+            done: set[Any] = set()
+            for loader in loaders:
+                last = None
+                try:
+                    async for doc in loader.alazy_load():
+                        source = doc.metadata.get("source")
+                        if source in done:  # named twice (a file, and its folder)
+                            continue
+                        if source != last:
+                            if last is not None:
+                                done.add(last)
+                            last = source
+                            loaded += 1
+                            emit({"stage": "load", "done": loaded, "total": total,
+                                  "source": source})
+                        yield doc
+                except SourceError as exc:
+                    fail(exc)
+                done.add(last)
+
+        def progress(step: IndexProgress) -> None:
+            source = step.source
+            if step.event in ("source_unchanged", "source_split") and source is not None:
+                status: SourceStatus = (
+                    "unchanged" if step.event == "source_unchanged"
+                    else "updated" if source in known else "added"
+                )
+                by_source[source] = SourceReport(source, status, step.chunks)
+                emit({"stage": "split", "done": step.sources_done, "total": step.sources_seen,
+                      "source": source, "status": status, "chunks": step.chunks})
+            elif step.event == "embedded":
+                emit({"stage": "embed", "done": step.chunks_embedded,
+                      "total": step.chunks_to_embed, "source": None})
+            elif step.event == "source_done":
+                emit({"stage": "store", "done": step.sources_done, "total": step.sources_seen,
+                      "source": source})
+
+        result = await aindex(documents(), store, splitter=splitter, on_progress=progress)
+        report.added, report.updated = result.added, result.updated
+        report.skipped, report.deleted = result.skipped, result.deleted
+
+        gone = [
+            s for s in known
+            if s not in by_source and any(_under(s, f) for f in folders) and not os.path.exists(s)
+        ]
+        if gone:
+            removed = await adelete_sources(gone, store)
+            report.deleted += removed.deleted
+            for source in gone:
+                by_source[source] = SourceReport(source, "deleted")
+        report.sources = list(by_source.values())
+        report.seconds = round(time.perf_counter() - started, 3)
+        emit({"stage": "done", "done": len(report.sources), "total": len(report.sources),
+              "source": None})
+        return report
+
+    def ingest(self, sources: Sequence[str], **kwargs: Any) -> IngestReport:
+        """The sync twin of ``aingest``."""
+        return run_sync(lambda: self.aingest(sources, **kwargs))
+
+    # -- collections ----------------------------------------------------------
+
+    def _client(self) -> Any:
+        # every store of this app shares one client; any store reaches it
+        return self.store()._get_client()
+
+    def _store_error(self, what: str, exc: Exception) -> StoreError:
+        return StoreError(f"{what} in {self.store_location} failed: {type(exc).__name__}: {exc}")
+
+    async def alist_collections(self) -> list[CollectionInfo]:
+        """Every collection in the store, by name, with its counts."""
+
+        def work() -> list[CollectionInfo]:
+            client = self._client()
+            names = sorted(
+                c.name if not isinstance(c, str) else c for c in client.list_collections()
+            )
+            return [_info(client, n) for n in names if not n.endswith(_RECORDS_SUFFIX)]
+
+        try:
+            return await asyncio.to_thread(work)
+        except Exception as exc:
+            raise self._store_error("listing collections", exc) from exc
+
+    def list_collections(self) -> list[CollectionInfo]:
+        """The sync twin of ``alist_collections``."""
+        return run_sync(self.alist_collections)
+
+    async def acollection(self, name: str | None = None) -> CollectionInfo:
+        """One collection's counts; ``NoDocumentsError`` if it does not exist."""
+        name = name or self.settings.collection
+
+        def work() -> CollectionInfo | None:
+            client = self._client()
+            try:
+                client.get_collection(name)
+            except Exception as exc:  # chromadb's NotFoundError, or a server's 404
+                if "does not exist" in str(exc) or type(exc).__name__ == "NotFoundError":
+                    return None
+                raise
+            return _info(client, name)
+
+        try:
+            info = await asyncio.to_thread(work)
+        except Exception as exc:
+            raise self._store_error(f"reading collection {name!r}", exc) from exc
+        if info is None:
+            raise NoDocumentsError(name, exists=False, where=self.store_location)
+        return info
+
+    def collection(self, name: str | None = None) -> CollectionInfo:
+        """The sync twin of ``acollection``."""
+        return run_sync(lambda: self.acollection(name))
+
+    async def acollection_sources(self, name: str | None = None) -> list[str]:
+        """The sources indexed into a collection, sorted."""
+        await self.acollection(name)
+        return sorted(await self.store(name).record_store().asources())
+
+    async def acheck_collection(self, name: str | None = None) -> CollectionInfo:
+        """The collection to answer from, if it can answer: it exists, holds
+        documents and was built with the embeddings in use.
+
+        Raises ``NoDocumentsError`` (unknown or empty) or ``ConfigError`` (other
+        embeddings).
+        """
+        info = await self.acollection(name)
+        if info.chunks == 0:
+            raise NoDocumentsError(info.name, exists=True, where=self.store_location)
+        self._check_embeddings(info)
+        return info
+
+    async def _acheck_embeddings(self, name: str) -> None:
+        try:
+            info = await self.acollection(name)
+        except NoDocumentsError:
+            return
+        self._check_embeddings(info)
+
+    def _check_embeddings(self, info: CollectionInfo) -> None:
+        used = _embeddings_key(self.settings.embeddings)
+        if info.embeddings is not None and info.embeddings != used:
+            raise ConfigError(
+                f"collection {info.name!r} was built with embeddings {info.embeddings!r}, "
+                f"not {used!r}; use --embeddings {info.embeddings} (or RAGSTREAM_EMBEDDINGS), "
+                "or ingest into another collection"
+            )
+
+    async def adelete_collection(self, name: str) -> CollectionInfo:
+        """Delete a collection with its chunks and records; returns what it held."""
+        info = await self.acollection(name)
+        await self.store(name).adelete_collection()
+        self._stores.pop(name, None)
+        for key in [key for key in self._chains if key[0] == name]:
+            del self._chains[key]
+        return info
+
+    def delete_collection(self, name: str) -> CollectionInfo:
+        """The sync twin of ``adelete_collection``."""
+        return run_sync(lambda: self.adelete_collection(name))
+
+
+def _info(client: Any, name: str) -> CollectionInfo:
+    collection = client.get_collection(name)
+    try:
+        sources = int(client.get_collection(name + _RECORDS_SUFFIX).count())
+    except Exception:  # a collection written without ragstream.indexing has no records
+        sources = 0
+    embeddings = (collection.metadata or {}).get(EMBEDDINGS_KEY)
+    return CollectionInfo(
+        name, int(collection.count()), sources, str(embeddings) if embeddings else None
+    )
+
+
+def _is_url(source: str) -> bool:
+    return source.startswith(("http://", "https://"))
+
+
+def _under(path: str, folder: str) -> bool:
+    return path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def _resolve_sources(
+    sources: Sequence[str],
+) -> tuple[list[str], list[str], list[str], list[tuple[str, str]]]:
+    """URLs, files, folders, and failed sources with the reason.
+
+    Paths become absolute, so a source keeps its name whatever folder ingest
+    runs from; a pattern with ``*``, ``?`` or ``[`` is expanded (``**`` crosses
+    folders) unless a path of that name exists.
+    """
+    urls: list[str] = []
+    files: list[str] = []
+    folders: list[str] = []
+    failed: list[tuple[str, str]] = []
+
+    def add(items: list[str], value: str) -> None:
+        if value not in items:
+            items.append(value)
+
+    for raw in sources:
+        if not isinstance(raw, str) or not raw.strip():
+            raise InputError(f"a source must be a non-empty str, not {raw!r}")
+        source = raw.strip()
+        if _is_url(source):
+            add(urls, source)
+            continue
+        if _SCHEME.match(source):
+            failed.append((source, "only http:// and https:// URLs can be ingested"))
+            continue
+        path = os.path.expanduser(source)
+        if os.path.exists(path):
+            absolute = os.path.abspath(path)
+            add(folders if os.path.isdir(absolute) else files, absolute)
+            continue
+        if _GLOB_CHARS & set(source):
+            matches = sorted(globbing.glob(path, recursive=True))
+            found = [os.path.abspath(m) for m in matches if os.path.isfile(m)]
+            if not found:
+                failed.append((source, "no files match this pattern"))
+            for match in found:
+                add(files, match)
+            continue
+        failed.append((source, "no such file or directory"))
+    return urls, files, folders, failed
+
+
+def _bs_kwargs(css_classes: Sequence[str]) -> dict[str, Any] | None:
+    classes = tuple(c.strip() for c in css_classes if c.strip())
+    if not classes:
+        return None
+    from bs4.filter import SoupStrainer
+
+    return {"parse_only": SoupStrainer(class_=classes)}
+
+
+async def _aclose(stream: Any) -> None:
+    close = getattr(stream, "aclose", None)
+    if close is not None:
+        await close()
