@@ -280,7 +280,8 @@ class RecursiveCharacterTextSplitter:
         size = self._chunk_size
         glue = "" if keep else sep
         sep_len = self._length_function(glue)
-        prefix = prefix_sums(lengths, sep_len) if _searchable(lengths, sep_len) else None
+        searchable = self._length_function is len or _searchable(lengths, sep_len)
+        prefix = prefix_sums(lengths, sep_len) if searchable else None
         longs: list[int] = []
         if prefix is None or (lengths and max(lengths) >= size):
             longs = [t for t, length in enumerate(lengths) if not length < size]

@@ -81,6 +81,10 @@ def scan(
     # last boundary it is sure of (safe), and leaves the rest to the caller.
     clusters = overlaps_itself(sep)
     lap = width - 1
+    # a whitespace separator at the edge of a chunk would be stripped anyway:
+    # leaving it out of the slice saves strip() a second copy
+    head = width if strip and not glue and not at_end and sep.isspace() else 0
+    tail = width if strip and not glue and at_end and sep.isspace() else 0
     safe = pos = 0
     mark = len(out)  # out's length when safe was reached
 
@@ -116,7 +120,9 @@ def scan(
                     if clusters and q >= 0 and find(sep, q - lap if q > lap else 0, q + lap) >= 0:
                         raise Clustered(safe)
                     end = start if q < 0 else q + shift
-                chunk = text[start : end - glue]
+                chunk = text[
+                    (start + head if start else start) : (end - tail if end < n else end) - glue
+                ]
                 if strip:
                     chunk = chunk.strip()
                 if chunk:
