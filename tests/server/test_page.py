@@ -4,7 +4,6 @@ the steps stream in, ask a follow-up, press Stop mid-answer."""
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -145,10 +144,6 @@ def test_chat_page(browser: Any, page_server: LiveServer) -> None:
     expect(page.locator("#error")).to_contain_text("at most 8000 characters")
     assert errors == []
     page.close()
-
-    if os.environ.get("RAGSTREAM_UPDATE_SCREENSHOT"):
-        shutil.copy(OUTPUT / "chat_page.png", Path(__file__).resolve().parents[2] / "docs"
-                    / "screenshot.png")
 
 
 def _wait_saved(server: LiveServer, session_id: str) -> list[dict[str, Any]]:

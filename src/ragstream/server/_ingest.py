@@ -114,7 +114,7 @@ class _Job:
         return {
             "job_id": self.id, "status": self.status, "urls": self.urls,
             "created_at": self.created_at, "progress": self.last_progress(),
-            "report": encode(self.report), "error": self.error,
+            "report": self.report, "error": self.error,
         }
 
 
@@ -184,8 +184,8 @@ class _IngestRoutes:
             job.error = error.message
             job.finish("failed", "error", {"status_code": error.status, "message": error.message})
             return
-        job.report = report
-        job.finish("done", "done", encode(report))
+        job.report = _report_json(report)
+        job.finish("done", "done", job.report)
 
     def _job(self, request: Request) -> _Job:
         job = self.jobs.get(request.path_params["job_id"])
@@ -227,6 +227,20 @@ class _IngestRoutes:
         for task in tasks:
             with contextlib.suppress(BaseException):
                 await task
+
+
+def _report_json(report: Any) -> Any:
+    """The report as JSON, with its failed sources as ``failures``
+    (``source``, ``reason``) whatever shape the application gives them."""
+    data = encode(report)
+    failures = getattr(report, "failures", None)
+    if isinstance(data, dict) and failures is not None and not isinstance(failures, int):
+        data["failures"] = [
+            {"source": str(getattr(f, "source", "")),
+             "reason": str(getattr(f, "error", None) or getattr(f, "reason", ""))}
+            for f in failures
+        ]
+    return data
 
 
 def ingest_routes(

@@ -73,11 +73,11 @@ def encode(obj: Any) -> Any:
         return obj.isoformat()
     if isinstance(obj, set | frozenset):
         return [encode(v) for v in obj]
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return encode(dataclasses.asdict(obj))
     to_dict = getattr(obj, "to_dict", None)
     if callable(to_dict):
         return encode(to_dict())
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return encode(dataclasses.asdict(obj))
     return str(obj)
 
 

@@ -192,7 +192,8 @@ function renderSources(cards) {
     if (card.source && !card.link) {
       const src = document.createElement("div");
       src.className = "source-path muted";
-      src.textContent = card.source;
+      src.textContent = card.source.split(/[\\/]/).slice(-2).join("/");
+      src.title = card.source;
       el.append(src);
     }
     box.append(el);
@@ -404,11 +405,11 @@ async function ingest(urls) {
 function describeReport(report) {
   if (!report || typeof report !== "object") return "Done.";
   const parts = [];
-  for (const key of ["added", "skipped", "failed"]) {
+  for (const key of ["added", "updated", "skipped", "deleted"]) {
     const value = report[key];
-    if (typeof value === "number") parts.push(key + " " + value);
+    if (typeof value === "number" && (value || key === "added")) parts.push(key + " " + value);
   }
-  let text = "Done" + (parts.length ? ": " + parts.join(", ") : "") + ".";
+  let text = "Done" + (parts.length ? ": chunks " + parts.join(", ") : "") + ".";
   const failures = report.failures || [];
   for (const f of failures) text += "\n" + (f.source || "") + ": " + (f.reason || f.message || "");
   return text;
