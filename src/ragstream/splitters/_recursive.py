@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from itertools import compress
 from operator import sub
-from typing import Any
+from typing import Any, Self
 
 from ragstream.documents import Document
 from ragstream.errors import ConfigError, InputError
@@ -36,9 +36,10 @@ class RecursiveCharacterTextSplitter:
     line, then a newline, a space, and finally between characters); pieces
     still too long are cut again at the next separator. Neighbouring pieces
     are then merged greedily into chunks, each new chunk starting with up to
-    ``chunk_overlap`` of the end of the previous one. The chunks are the same,
-    character for character, as those of the reference implementation for the
-    same arguments, and are computed several times faster.
+    ``chunk_overlap`` of the end of the previous one. The chunks (and
+    ``start_index`` values) are the same, character for character, as those of
+    ``langchain_text_splitters.RecursiveCharacterTextSplitter`` for the same
+    arguments, and are computed several times faster.
 
     >>> splitter = RecursiveCharacterTextSplitter(chunk_size=16, chunk_overlap=6)
     >>> splitter.split_text("one two three four five six")
@@ -103,9 +104,7 @@ class RecursiveCharacterTextSplitter:
         return self._separators
 
     @classmethod
-    def from_huggingface_tokenizer(
-        cls, tokenizer: Any, /, **kwargs: Any
-    ) -> RecursiveCharacterTextSplitter:
+    def from_huggingface_tokenizer(cls, tokenizer: Any, /, **kwargs: Any) -> Self:
         """A splitter whose sizes count tokens of a Hugging Face tokenizer.
 
         ``tokenizer`` is a ``tokenizers.Tokenizer`` or a ``transformers``
