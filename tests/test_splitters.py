@@ -31,7 +31,7 @@ from ragstream.splitters._merge import windows, windows_by_walk
 # the reference warns about every oversized chunk; generated text makes many
 logging.getLogger("langchain_text_splitters").setLevel(logging.ERROR)
 
-SETTINGS = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 TOKENS = [
     "lorem", "ipsum", "a", "bb", "ccc", "dolor sit", "x" * 40,
@@ -212,7 +212,7 @@ def test_start_index_matches_reference_with_repeated_chunks(
     ]
 
 
-@settings(max_examples=1000, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(
     lengths=st.lists(st.integers(0, 30), max_size=40),
     sep_len=st.integers(0, 5),
