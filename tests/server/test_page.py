@@ -54,7 +54,20 @@ def page_server(tmp_path: Path) -> Iterator[LiveServer]:
     model = FakeChatModel([FIRST, SECOND, LONG], delay=0.03)
     rag = FakeRagApp(tmp_path, model=model, label="FakeChatModel (test)")
     rag.rewrite_model = FakeChatModel(REWRITE, delay=0.06)
-    with LiveServer(create_rag_server(rag, keepalive=1.0)) as server:
+    with LiveServer(create_rag_server(rag, keepalive=1.0, allow_private_urls=True)) as server:
+        yield server
+
+
+@pytest.fixture
+def site() -> Iterator[LiveServer]:
+    from starlette.applications import Starlette
+    from starlette.responses import HTMLResponse
+    from starlette.routing import Route
+
+    async def page(request: Any) -> HTMLResponse:
+        return HTMLResponse("<title>Reflexion</title><p>Reflexion adds dynamic memory.</p>")
+
+    with LiveServer(Starlette(routes=[Route("/reflexion", page)])) as server:
         yield server
 
 
@@ -71,7 +84,7 @@ def _watch_lengths(page: Any, selector: str, name: str) -> None:
     )
 
 
-def test_chat_page(browser: Any, page_server: LiveServer) -> None:
+def test_chat_page(browser: Any, page_server: LiveServer, site: LiveServer) -> None:
     from playwright.sync_api import expect
 
     page = browser.new_page(viewport={"width": 1360, "height": 860})
@@ -142,6 +155,15 @@ def test_chat_page(browser: Any, page_server: LiveServer) -> None:
     page.click("#send")
     expect(page.locator("#error")).to_be_visible()
     expect(page.locator("#error")).to_contain_text("at most 8000 characters")
+
+    # 6. ingest a page, and see a refused URL explained
+    page.click("#ingest summary")
+    page.fill("#ingest-urls", f"{site.url}/reflexion")
+    page.click("#ingest-start")
+    expect(page.locator("#ingest-status")).to_have_text("Done: chunks added 1.")
+    page.fill("#ingest-urls", "file:///etc/passwd")
+    page.click("#ingest-start")
+    expect(page.locator("#ingest-status")).to_contain_text("only http and https")
     assert errors == []
     page.close()
 

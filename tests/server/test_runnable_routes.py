@@ -13,6 +13,7 @@ from tests.server._live import (
     SSEDecoder,
     aiter_sse,
     collect_sse,
+    parse_sse,
     run,
 )
 from tests.server.conftest import ANSWER
@@ -248,3 +249,38 @@ def test_unknown_route_and_method(runnable_server: LiveServer) -> None:
 
     missing, wrong = run(main())
     assert missing.status_code == 404 and wrong.status_code == 405
+
+
+def test_add_routes_in_a_fastapi_app() -> None:
+    fastapi = pytest.importorskip("fastapi")
+    from ragstream.server import add_routes
+    from ragstream.testing import FakeChatModel
+
+    app = fastapi.FastAPI()
+
+    @app.get("/own")
+    def own() -> dict[str, str]:
+        return {"mine": "yes"}
+
+    add_routes(app, FakeChatModel(ANSWER), path="/model", max_body_bytes=1024)
+    with LiveServer(app) as server:
+        assert httpx.get(f"{server.url}/own").json() == {"mine": "yes"}
+        out = httpx.post(f"{server.url}/model/invoke", json={"input": "hi"}).json()["output"]
+        assert out["content"] == ANSWER and out["type"] == "ai"
+        events = [e.event for e in parse_sse(
+            httpx.post(f"{server.url}/model/stream", json={"input": "hi"}).text)]
+        assert events[0] == "metadata" and events[-1] == "end"
+        big = httpx.post(f"{server.url}/model/invoke", json={"input": "x" * 2000})
+        assert big.status_code == 413
+
+
+def test_add_routes_checks_its_path() -> None:
+    from starlette.applications import Starlette
+
+    from ragstream.errors import ConfigError
+    from ragstream.server import add_routes
+    from ragstream.testing import FakeChatModel
+
+    for bad in ("model", "/model/"):
+        with pytest.raises(ConfigError, match="path must start with '/'"):
+            add_routes(Starlette(), FakeChatModel("x"), path=bad)
