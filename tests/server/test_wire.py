@@ -118,3 +118,14 @@ def test_schema_subset() -> None:
     assert ["body", "b", 1] in locs and ["body", "b", 2] in locs  # a bool is no integer
     assert schema_errors("x", {"anyOf": [{"type": "integer"}, {"type": "null"}]})[0]["type"] \
         == "any_of"
+
+
+def test_public_surface() -> None:
+    import ragstream.server
+
+    assert sorted(ragstream.server.__all__) == [
+        "BearerAuth", "RAG_INPUT_SCHEMA", "RAG_OUTPUT_SCHEMA", "RagAppLike", "add_routes",
+        "create_app", "create_rag_server", "run_server", "serve",
+    ]
+    for name in ragstream.server.__all__:
+        assert getattr(ragstream.server, name) is not None

@@ -15,6 +15,13 @@ Runnable routes speak the request and response shapes of LangServe
 >>> app = create_app(FakeChatModel("Hello!"), path="/chat")
 """
 
+try:
+    import starlette  # noqa: F401
+except ImportError:  # pragma: no cover - depends on the installed extras
+    from ragstream.errors import MissingDependencyError
+
+    raise MissingDependencyError("starlette", "server") from None
+
 from ragstream.server._app import create_app
 from ragstream.server._rag import RAG_INPUT_SCHEMA, RAG_OUTPUT_SCHEMA, RagAppLike, create_rag_server
 from ragstream.server._routes import add_routes
