@@ -135,6 +135,14 @@ def test_headers_then_silence_ends_at_the_first_token_deadline(target: Target) -
     target.server.wait_disconnected(timeout=1.0)
 
 
+def test_a_silent_connection_ends_at_the_sdk_read_timeout(target: Target) -> None:
+    target.server.script(Reply(silence_after_headers=True))
+    model = target.model(timeout=0.3, first_token_timeout=None, total_timeout=None)
+    with pytest.raises(ModelTimeoutError, match=r"silent longer than timeout=0\.3"):
+        model.invoke("hi")
+    assert len(target.server.requests) == 1  # a timeout is not retried
+
+
 def test_a_trickling_server_ends_at_the_first_token_deadline(target: Target) -> None:
     # each byte 20 ms apart: the first frame alone would take seconds
     target.server.script(Reply(trickle=0.02))

@@ -122,22 +122,33 @@ def _message_of(exc: BaseException) -> str:
     return str(getattr(exc, "message", "") or exc)
 
 
+def _transport_errors() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
+    """Timeout errors and broken-connection errors of the HTTP stack under the
+    SDKs: httpx2 (openai 3.x, anthropic 2.x) or httpx (earlier releases)."""
+    timeouts: list[type[BaseException]] = []
+    broken: list[type[BaseException]] = [ConnectionError]
+    for name in ("httpx2", "httpx"):
+        module = sys.modules.get(name)
+        if module is not None:
+            timeouts.append(module.TimeoutException)
+            broken.append(module.TransportError)
+    anyio = sys.modules.get("anyio")
+    if anyio is not None:
+        broken += [anyio.EndOfStream, anyio.BrokenResourceError]
+    return tuple(timeouts), tuple(broken)
+
+
 def sdk_classifier(name: str, timeout: float | None) -> Classify:
     """Classify the errors of the official SDK ``name`` (``openai`` or
-    ``anthropic``: their error classes share names) and of the ``httpx2``
-    transport under it. ``timeout`` is the silence its client was told to allow.
-    The SDK is looked up when an error comes, which is after it was imported."""
+    ``anthropic``: their error classes share names) and of the HTTP stack under
+    it. ``timeout`` is the silence its client was told to allow. The SDK is
+    looked up when an error comes, which is after it was imported."""
 
     def classify(exc: BaseException, connected: bool) -> Failure | None:
         sdk = sys.modules.get(name)
         if sdk is None:
             return None
-        import anyio
-        import httpx2
-
-        broken = (
-            httpx2.TransportError, anyio.EndOfStream, anyio.BrokenResourceError, ConnectionError,
-        )
+        timeouts, broken = _transport_errors()
         if isinstance(exc, EndedEarly):
             return Failure("broken", str(exc))
         if isinstance(exc, sdk.APIStatusError):
@@ -148,7 +159,7 @@ def sdk_classifier(name: str, timeout: float | None) -> Classify:
                 "status", _message_of(exc), status=status,
                 retry_after=retry_after(exc.response.headers),
             )
-        if isinstance(exc, sdk.APITimeoutError | httpx2.TimeoutException):
+        if isinstance(exc, (sdk.APITimeoutError, *timeouts)):
             return Failure("timeout", f"the connection was silent longer than timeout={timeout} s")
         if isinstance(exc, sdk.APIConnectionError):
             return Failure("broken" if connected else "connect", root_reason(exc))
