@@ -132,6 +132,16 @@ def test_a_chunk_whose_metadata_changed_is_updated(
     assert doc.metadata["chunk"] == 2
 
 
+def test_force_embeds_everything_again(store: InMemoryVectorStore, emb: CountingEmbeddings) -> None:
+    run(docs_of(corpus()), store)
+    store.delete(filter={"source": "a.md"})  # behind indexing's back
+    emb.texts.clear()
+    assert run(docs_of(corpus()), store).skipped == 6  # the records trust the store
+    result = run(docs_of(corpus()), store, force=True)
+    assert (result.added, result.updated, result.skipped) == (0, 6, 0)
+    assert len(emb.texts) == 6 and store.count() == 6
+
+
 def test_removed_sources_are_deleted_by_full_cleanup_only(store: InMemoryVectorStore) -> None:
     run(docs_of(corpus()), store)
     texts = corpus()

@@ -202,6 +202,7 @@ async def aindex(
     batch_size: int = 64,
     record_store: RecordStore | None = None,
     on_progress: Callable[[IndexProgress], Any] | None = None,
+    force: bool = False,
 ) -> IndexResult:
     """Index documents into ``vectorstore``, doing only the work that changed.
 
@@ -210,6 +211,10 @@ async def aindex(
     together (a list is grouped for you). With ``cleanup`` set every document
     needs ``metadata[source_key]``. Records live in ``record_store``, by
     default the store's own (``vectorstore.record_store()``).
+
+    ``force=True`` embeds and writes every chunk again, whatever the records
+    say: after a change of embeddings model, or if chunks were deleted from
+    the store behind indexing's back.
 
     If a loader raises ``SourceError`` (some sources failed to load), the
     sources that did load are still indexed, ``cleanup="full"`` deletes
@@ -277,7 +282,7 @@ async def aindex(
 
     async def plan(group: _Group, old: IndexRecord | None) -> None:
         digest = _source_hash(group.docs)
-        if old is not None and old.content_hash == digest:
+        if old is not None and old.content_hash == digest and not force:
             run.count(skipped=len(old.chunks))
             run.done += 1
             run.emit("source_unchanged", group.source, len(old.chunks))
@@ -289,7 +294,7 @@ async def aindex(
         for chunk in chunks:
             new[stable_id(chunk, source_key=source_key)] = (chunk, content_hash(chunk))
         before = old.chunks if old is not None else {}
-        todo = [(i, c, i in before) for i, (c, h) in new.items() if before.get(i) != h]
+        todo = [(i, c, i in before) for i, (c, h) in new.items() if force or before.get(i) != h]
         run.count(skipped=len(new) - len(todo), sources_changed=1)
         kept = {i: h for i, (_, h) in new.items()}
         if cleanup is None:
@@ -415,6 +420,7 @@ def index(
     batch_size: int = 64,
     record_store: RecordStore | None = None,
     on_progress: Callable[[IndexProgress], Any] | None = None,
+    force: bool = False,
 ) -> IndexResult:
     """The sync twin of ``aindex``.
 
@@ -428,6 +434,7 @@ def index(
         lambda: aindex(
             documents, vectorstore, splitter=splitter, source_key=source_key, cleanup=cleanup,
             batch_size=batch_size, record_store=record_store, on_progress=on_progress,
+            force=force,
         )
     )
 

@@ -88,6 +88,12 @@ def test_an_empty_list_needs_no_model() -> None:
         absent.embed_query("now it must load")
 
 
+def test_a_folder_without_a_model_is_named(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(ConfigError, match=f"cannot load the model in '{tmp_path}'"):
+        MiniLMEmbeddings(model_path=tmp_path).embed_query("x")
+
+
 def test_async_twins_match_and_leave_the_event_loop_free(minilm: MiniLMEmbeddings) -> None:
     texts = [f"a somewhat longer sentence number {i} " * 4 for i in range(32)]
 

@@ -75,9 +75,15 @@ def _load(path: Path, device: str) -> tuple[Any, threading.Lock]:
         with _quiet_loading():
             # a local folder and local_files_only: nothing is ever fetched,
             # whether or not HF_HUB_OFFLINE is set
-            model = SentenceTransformer(
-                str(path), device=device, local_files_only=True, trust_remote_code=False
-            )
+            try:
+                model = SentenceTransformer(
+                    str(path), device=device, local_files_only=True, trust_remote_code=False
+                )
+            except (OSError, ValueError, RuntimeError) as exc:
+                raise ConfigError(
+                    f"MiniLMEmbeddings: cannot load the model in {str(path)!r} "
+                    f"on {device!r}: {exc}"
+                ) from exc
         found = (model, threading.Lock())
         _models[key] = found
         return found
