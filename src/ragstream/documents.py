@@ -29,10 +29,9 @@ class Document:
             self.metadata = {}
 
     def __repr__(self) -> str:
-        head = f"page_content={self.page_content!r}, metadata={self.metadata!r}"
-        if self.id is not None:
-            return f"Document(id={self.id!r}, {head})"
-        return f"Document({head})"
+        # The guide prints documents this way; the id (set by vector stores) is
+        # still on ``doc.id`` and in ``to_dict()``.
+        return f"Document(page_content={self.page_content!r}, metadata={self.metadata!r})"
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict in the shape clients of the reference framework expect."""
