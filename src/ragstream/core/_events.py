@@ -141,13 +141,8 @@ class EventSink:
     def emit(self, event: dict[str, Any]) -> None:
         if threading.get_ident() != self._thread:
             self._loop.call_soon_threadsafe(self._push, event)
-            return
-        self._buf.append(event)
-        w = self._waiter
-        if w is not None:
-            self._waiter = None
-            if not w.done():
-                w.set_result(None)
+        else:
+            self._push(event)
 
     def _push(self, event: dict[str, Any]) -> None:
         self._buf.append(event)

@@ -218,30 +218,17 @@ class Run:
             return
         if self.v1_retriever:
             data = _wrap_v1_retriever(data)
-        sink = self.sink
-        if sink.v2:
-            sink.emit(
-                {
-                    "event": f"on_{self.run_type}_{kind}",
-                    "name": self.name,
-                    "run_id": self.run_id,
-                    "tags": self.tags,
-                    "metadata": self.metadata,
-                    "data": data,
-                    "parent_ids": self.parent_ids,
-                }
-            )
-        else:
-            sink.emit(
-                {
-                    "event": f"on_{self.run_type}_{kind}",
-                    "name": self.name,
-                    "run_id": self.run_id,
-                    "tags": self.tags,
-                    "metadata": self.metadata,
-                    "data": data,
-                }
-            )
+        event = {
+            "event": f"on_{self.run_type}_{kind}",
+            "name": self.name,
+            "run_id": self.run_id,
+            "tags": self.tags,
+            "metadata": self.metadata,
+            "data": data,
+        }
+        if self.sink.v2:
+            event["parent_ids"] = self.parent_ids
+        self.sink.emit(event)
 
 
 def _wrap_v1_retriever(data: dict[str, Any]) -> dict[str, Any]:
