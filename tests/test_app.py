@@ -1,0 +1,233 @@
+"""``RagApp``: ingest with its report and progress, the events of a turn, the
+history it saves, and collections. Real Chroma on disk, fake embeddings."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ragstream.app import (
+    CollectionInfo,
+    NoDocumentsError,
+    RagApp,
+    TurnEvent,
+    make_embeddings,
+    sample_corpus_path,
+)
+from ragstream.config import load_settings
+from ragstream.embeddings import FakeEmbeddings
+from ragstream.errors import ConfigError, InputError
+from ragstream.history import is_incomplete
+from ragstream.messages import AIMessage, HumanMessage
+
+STAGES = {"load", "split", "embed", "store", "done"}
+
+
+def make_app(home: Path, **flags: Any) -> RagApp:
+    return RagApp(load_settings({"home": str(home), "embeddings": "fake", **flags}, env={}))
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    root = tmp_path / "notes"
+    root.mkdir()
+    (root / "cats.md").write_text(
+        "# Cats\n\nCats purr when they are content. A cat sleeps most of the day.\n",
+        encoding="utf-8",
+    )
+    (root / "dogs.md").write_text(
+        "# Dogs\n\nDogs bark at strangers. A dog needs a walk every day.\n", encoding="utf-8"
+    )
+    return root
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+async def collect(app: RagApp, question: str, **kwargs: Any) -> list[TurnEvent]:
+    events = [event async for event in app.astream_turn(question, **kwargs)]
+    await app.aclose()
+    return events
+
+
+def test_init_does_no_io(tmp_path: Path) -> None:
+    home = tmp_path / "never"
+    app = make_app(home, model="openai:gpt-4o-mini")
+
+    app.store("docs")
+    app.store("other")
+
+    assert not home.exists()
+    assert repr(app) == (
+        f"RagApp(home={str(home)!r}, collection='docs', model='openai:gpt-4o-mini')"
+    )
+
+
+def test_ingest_reports_each_source_and_progress(tmp_path: Path, folder: Path) -> None:
+    app = make_app(tmp_path / "home")
+    updates: list[dict[str, Any]] = []
+
+    report = app.ingest([str(folder), str(tmp_path / "missing.md")], on_progress=updates.append)
+
+    assert {(Path(s.source).name, s.status, s.chunks) for s in report.sources} == {
+        ("cats.md", "added", 1), ("dogs.md", "added", 1), ("missing.md", "failed", 0),
+    }
+    assert [f.error for f in report.failures] == ["no such file or directory"]
+    assert (report.added, report.skipped, report.deleted) == (2, 0, 0)
+    assert report.count("added") == 2 and report.chunks_embedded == 2
+    assert report.to_dict()["sources_by_status"]["failed"] == 1
+
+    assert all(set(u) >= {"stage", "done", "total", "source"} for u in updates)
+    assert {u["stage"] for u in updates} == STAGES and updates[-1]["stage"] == "done"
+    loads = [u for u in updates if u["stage"] == "load" and "error" not in u]
+    assert [u["done"] for u in loads] == [1, 2]
+    embedded = [u["done"] for u in updates if u["stage"] == "embed"]
+    assert embedded[-1] == 2 and embedded == sorted(embedded)
+    assert {u["status"] for u in updates if u["stage"] == "split"} == {"added"}
+    assert [u["source"] for u in updates if "error" in u] == [str(tmp_path / "missing.md")]
+
+
+def test_a_second_ingest_embeds_nothing(tmp_path: Path, folder: Path) -> None:
+    app = make_app(tmp_path / "home")
+    app.ingest([str(folder)])
+    updates: list[dict[str, Any]] = []
+
+    again = app.ingest([str(folder)], on_progress=updates.append)
+
+    assert {s.status for s in again.sources} == {"unchanged"}
+    assert (again.added, again.skipped) == (0, 2)
+    assert not [u for u in updates if u["stage"] == "embed"]
+
+
+def test_ingest_input_errors(tmp_path: Path) -> None:
+    app = make_app(tmp_path / "home")
+    with pytest.raises(InputError, match="a list of sources, not one str"):
+        app.ingest("notes/")  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="nothing to ingest"):
+        app.ingest([])
+    with pytest.raises(ConfigError, match=r"chunk_overlap \(50\) must be smaller"):
+        app.ingest(["x.md"], chunk_size=50, chunk_overlap=50)
+
+
+def test_a_turn_streams_query_sources_tokens_then_done(tmp_path: Path, folder: Path) -> None:
+    app = make_app(tmp_path / "home")
+    app.ingest([str(folder)])
+
+    events = run(collect(app, "Why do cats purr?"))
+
+    kinds = [e["type"] for e in events]
+    assert kinds[:2] == ["query", "sources"] and kinds[-1] == "done"
+    assert set(kinds[2:-1]) == {"token"} and len(kinds) > 5
+    sources = events[1]["documents"]
+    scores = [d.metadata["score"] for d in sources]
+    assert Path(sources[0].metadata["source"]).name == "cats.md"
+    assert scores == sorted(scores, reverse=True) and all(-1 <= s <= 1 for s in scores)
+    done = events[-1]
+    assert done["answer"] == "".join(e["text"] for e in events if e["type"] == "token")
+    assert "purr" in done["answer"] and "[1]" in done["answer"]
+    assert done["model"] == app.model_label == "offline extractive mode"
+    assert done["incomplete"] is False
+    assert set(done["timings"]) >= {"first_token_s", "total_s"}
+
+
+def test_the_history_makes_follow_ups_rewritten(tmp_path: Path, folder: Path) -> None:
+    app = make_app(tmp_path / "home")
+    app.ingest([str(folder)])
+    history = [HumanMessage("Tell me about cats."), AIMessage("Cats purr when content. [1]")]
+
+    events = run(collect(app, "How long does it sleep?", chat_history=history))
+
+    rewritten = "".join(e["text"] for e in events if e["type"] == "rewrite")
+    assert rewritten and "it" not in rewritten.split()
+    query = next(e for e in events if e["type"] == "query")
+    assert query["text"] == rewritten
+
+
+def test_turns_are_saved_and_a_stopped_answer_is_marked(tmp_path: Path, folder: Path) -> None:
+    app = make_app(tmp_path / "home")
+    app.ingest([str(folder)])
+
+    async def main() -> list[Any]:
+        await collect(app, "Why do cats purr?", session_id="s")
+        tokens = []
+        turn = app.astream_turn("Why do dogs bark?", session_id="s")
+        async for event in turn:
+            if event["type"] == "token":
+                tokens.append(event["text"])
+                if len(tokens) == 2:
+                    break
+        await turn.aclose()
+        messages = await app.history.aget_messages("s")
+        await app.aclose()
+        return [tokens, messages]
+
+    tokens, messages = run(main())
+
+    assert [m.type for m in messages] == ["human", "ai", "human", "ai"]
+    assert not is_incomplete(messages[1])
+    assert messages[3].content == "".join(tokens) and is_incomplete(messages[3])
+    assert messages[3].response_metadata["model"] == "offline extractive mode"
+
+
+def test_collections_list_check_and_delete(tmp_path: Path, folder: Path) -> None:
+    app = make_app(tmp_path / "home")
+    assert app.list_collections() == []
+    with pytest.raises(NoDocumentsError, match="collection 'docs' does not exist") as missing:
+        app.collection()
+    assert missing.value.exists is False and missing.value.collection == "docs"
+
+    app.ingest([str(folder)])
+    app.ingest([str(folder)], collection="more")
+
+    docs = CollectionInfo("docs", 2, 2, "fake:384")
+    assert app.list_collections() == [docs, CollectionInfo("more", 2, 2, "fake:384")]
+    assert run(app.acheck_collection()) == docs
+    assert sorted(Path(s).name for s in run(app.acollection_sources())) == ["cats.md", "dogs.md"]
+    assert app.delete_collection("more") == CollectionInfo("more", 2, 2, "fake:384")
+    assert [c.name for c in app.list_collections()] == ["docs"]
+
+
+def test_an_empty_collection_cannot_answer(tmp_path: Path, folder: Path) -> None:
+    app = make_app(tmp_path / "home")
+    app.ingest([str(folder)])
+    for path in folder.iterdir():
+        path.unlink()
+    app.ingest([str(folder)])  # the folder is now empty: its files are removed
+
+    with pytest.raises(NoDocumentsError, match="collection 'docs' is empty") as empty:
+        run(app.acheck_collection())
+    assert empty.value.exists is True
+
+
+def test_a_collection_remembers_its_embeddings(tmp_path: Path, folder: Path) -> None:
+    make_app(tmp_path / "home").ingest([str(folder)])
+    other = make_app(tmp_path / "home", embeddings="fake:16")
+
+    with pytest.raises(ConfigError, match="built with embeddings 'fake:384', not 'fake:16'"):
+        run(other.acheck_collection())
+    with pytest.raises(ConfigError, match="built with embeddings"):
+        other.ingest([str(folder)])
+
+
+def test_make_embeddings() -> None:
+    fake = make_embeddings("fake:8")
+    assert isinstance(fake, FakeEmbeddings) and len(fake.embed_query("hi")) == 8
+    for spec, message in [("nope", "unknown embeddings 'nope'"),
+                          ("fake:x", "'fake:' needs an int size")]:
+        with pytest.raises(ConfigError, match=message):
+            make_embeddings(spec)
+
+
+def test_the_sample_corpus_is_user_documentation() -> None:
+    files: dict[str, Callable[[], str]] = {
+        p.name: p.read_text for p in sample_corpus_path().glob("*.md")
+    }
+    assert len(files) >= 8
+    for name, read in files.items():
+        text = read()
+        assert text.startswith("# ") and len(text.split()) > 150, name
