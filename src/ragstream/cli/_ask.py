@@ -97,7 +97,8 @@ class TurnView:
             self.output.line("sources:")
         self.output.table(
             ["#", "title", "source", "score"], source_rows(self.sources), right=[3],
-            title="Sources" if self.output.tty else None,
+            title="Sources" if self.output.tty else None, max_widths={1: 32},
+            cut_left=[2],
         )
 
     def _footer(self) -> None:
@@ -109,6 +110,8 @@ class TurnView:
             if "total_s" in timings:
                 parts.append(f"{timings['total_s']:.2f} s")
             self.output.line(" · ".join(parts), style="dim")
+            if self.steps:
+                self.output.line()
         elif self.offline:
             self.output.line(f"({OFFLINE})")
 

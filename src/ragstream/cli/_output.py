@@ -22,7 +22,9 @@ if TYPE_CHECKING:
 
     from ragstream.documents import Document
 
-__all__ = ["Output", "TokenWriter", "display_source", "dumps", "source_rows", "to_json"]
+__all__ = [
+    "Output", "TokenWriter", "display_source", "dumps", "fit_columns", "source_rows", "to_json",
+]
 
 _SPACE = re.compile(r"(\s+)")
 
@@ -56,8 +58,12 @@ class Output:
     def table(
         self, headers: Sequence[str], rows: Sequence[Sequence[str]], *,
         right: Sequence[int] = (), title: str | None = None,
+        max_widths: Mapping[int, int] | None = None, cut_left: Sequence[int] = (),
     ) -> None:
-        """A compact table on a terminal; tab-separated lines otherwise."""
+        """A compact table on a terminal, one line per row: long cells are cut
+        with an ellipsis (at the start for ``cut_left`` columns, so a path keeps
+        its file name); numbers (``right``) and the first column are never cut.
+        Tab-separated lines when stdout is not a terminal."""
         if not self.tty:
             for row in rows:
                 sys.stdout.write("\t".join(row) + "\n")
@@ -66,15 +72,48 @@ class Output:
         from rich import box
         from rich.table import Table
 
+        fitted = fit_columns(
+            headers, rows, width=self.out.width, keep={0, *right}, cut_left=set(cut_left),
+            max_widths=max_widths or {},
+        )
         table = Table(
             *headers, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, title=title,
             title_justify="left", title_style="bold", header_style="bold",
         )
         for n in right:
             table.columns[n].justify = "right"
-        for row in rows:
+        for column in table.columns:
+            column.no_wrap = True
+        for row in fitted:
             table.add_row(*row)
         self.out.print(table)
+
+
+def fit_columns(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], *, width: int, keep: set[int],
+    cut_left: set[int], max_widths: Mapping[int, int],
+) -> list[list[str]]:
+    """Cells cut so that the table fits ``width`` (columns are 3 characters apart):
+    the widest column that may be cut loses a character until it fits."""
+    count = len(headers)
+    widths = [max(len(str(row[n])) for row in [headers, *rows]) for n in range(count)]
+    for n, limit in max_widths.items():
+        widths[n] = min(widths[n], max(limit, len(headers[n])))
+    budget = width - 3 * (count - 1)
+    while sum(widths) > budget:
+        cuttable = [n for n in range(count) if n not in keep and widths[n] > len(headers[n]) + 1]
+        if not cuttable:
+            break
+        widths[max(cuttable, key=lambda n: widths[n])] -= 1
+
+    def cut(text: str, n: int) -> str:
+        if len(text) <= widths[n]:
+            return text
+        if n in cut_left:
+            return "…" + text[len(text) - widths[n] + 1:]
+        return text[: widths[n] - 1] + "…"
+
+    return [[cut(str(cell), n) for n, cell in enumerate(row)] for row in rows]
 
 
 class TokenWriter:
