@@ -41,7 +41,7 @@ from ragstream.config import Settings
 from ragstream.core import Runnable
 from ragstream.core._bridge import run_sync
 from ragstream.documents import Document
-from ragstream.errors import ConfigError, InputError, SourceError, StoreError
+from ragstream.errors import ConfigError, InputError, RagstreamError, SourceError, StoreError
 from ragstream.messages import AIMessage, BaseMessage, HumanMessage
 from ragstream.vectorstores._retriever import VectorStoreRetriever
 
@@ -581,6 +581,8 @@ class RagApp:
 
         try:
             return await asyncio.to_thread(work)
+        except RagstreamError:
+            raise
         except Exception as exc:
             raise self._store_error("listing collections", exc) from exc
 
@@ -604,6 +606,8 @@ class RagApp:
 
         try:
             info = await asyncio.to_thread(work)
+        except RagstreamError:
+            raise
         except Exception as exc:
             raise self._store_error(f"reading collection {name!r}", exc) from exc
         if info is None:

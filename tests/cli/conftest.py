@@ -22,7 +22,6 @@ import pytest
 from click.testing import CliRunner, Result
 
 from ragstream.cli import main
-from tests.servers.fixtures import openai_server  # noqa: F401
 
 __all__ = ["Cli", "Spawn"]
 

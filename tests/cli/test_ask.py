@@ -150,6 +150,7 @@ def test_usage_errors(cli: Cli, sample_home: Path) -> None:
         (["--include-tags", "x"], "--include-tags filters --events; add --events"),
         (["--k", "0"], "k = 0 from flag --k"),
         (["--model", "nonsense:x"], "unknown chat model provider 'nonsense'"),
+        (["--embeddings", "bogus"], "unknown embeddings 'bogus'"),
     ]:
         result = cli("ask", QUESTION, *args)
         assert result.exit_code == 2, (args, result.output)

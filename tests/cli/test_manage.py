@@ -8,11 +8,13 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 
 from ragstream import __version__
+from tests._chroma_server import unique_collection
 from tests.cli.conftest import Cli, Spawn
 
 COMMANDS = ["ask", "chat", "collections", "config", "ingest", "sample-path", "serve", "sessions"]
@@ -156,3 +158,24 @@ def test_serve_answers_until_ctrl_c(spawn: Spawn, sample_home: Path) -> None:
         _out, err = process.communicate(timeout=30)
     assert process.returncode in (0, 130)
     assert f"at http://127.0.0.1:{port}/" in err
+
+
+def test_collections_on_a_chroma_server(
+    cli: Cli, corpus: Callable[..., Path], chroma_server: str
+) -> None:
+    name = unique_collection("cli")
+    root = corpus(a="# A\n\nAlpha is the first letter.", b="# B\n\nBeta is the second.")
+    server = {"RAGSTREAM_CHROMA_URL": chroma_server}
+
+    stored = cli("ingest", str(root), "-c", name, "--chroma-url", chroma_server)
+    asked = cli("ask", "Which letter is first?", "-c", name, "--json", env=server)
+    listed = json.loads(cli("collections", "--json", env=server).stdout)
+    deleted = cli("collections", "delete", name, "--yes", env=server)
+    gone = cli("ask", "Which letter is first?", "-c", name, env=server)
+
+    assert stored.exit_code == 0, stored.output
+    assert f"stored in {chroma_server}" in stored.stdout
+    assert "Alpha is the first letter." in json.loads(asked.stdout)["answer"]
+    assert {"name": name, "chunks": 2, "sources": 2, "embeddings": "fake:384"} in listed
+    assert deleted.exit_code == 0
+    assert gone.exit_code == 4 and f"collection {name!r} does not exist" in gone.stderr

@@ -97,7 +97,7 @@ class TurnView:
             self.output.line("sources:")
         self.output.table(
             ["#", "title", "source", "score"], source_rows(self.sources), right=[3],
-            title="Sources" if self.output.tty else None, max_widths={1: 32},
+            title="Sources" if self.output.tty else None,
             cut_left=[2],
         )
 
