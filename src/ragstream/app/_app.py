@@ -1,76 +1,39 @@
-"""The assembled application that the CLI and the server share.
-
-``RagApp(settings)`` builds, on first use, the embeddings, the vector store
-of a collection, the chat model and the chat history store named by the
-settings, and the guide's conversational chain over them.
-
-- ``astream_turn`` runs one question of a conversation and yields what
-  happens as it happens: the rewritten question token by token, the
-  retrieved sources (each with ``metadata["score"]``, its cosine similarity),
-  the answer token by token; the turn is saved in the session's history,
-  marked incomplete if it was stopped.
-- ``aingest`` loads URLs, files, folders and glob patterns into a
-  collection, incrementally (``ragstream.indexing``): unchanged sources are
-  skipped with no embedding work, and a source that fails is reported while
-  the others are stored.
-- ``alist_collections``, ``acollection``, ``acheck_collection`` and
-  ``adelete_collection`` manage collections.
-
->>> from ragstream.app import RagApp
->>> from ragstream.config import load_settings
->>> app = RagApp(load_settings({"home": "/tmp/rs"}))
->>> report = app.ingest([str(sample_corpus_path())])  # doctest: +SKIP
->>> async for event in app.astream_turn("What is ragstream?"):  # doctest: +SKIP
-...     print(event["type"])
-"""
+"""``RagApp``: the settings made into embeddings, stores, a model, a history
+and the guide's conversational chain, with ingest and collections on top."""
 
 from __future__ import annotations
 
 import asyncio
-import glob as globbing
-import os
-import re
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypedDict
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, TypeVar
 
+from ragstream.app._collections import (
+    EMBEDDINGS_KEY,
+    CollectionInfo,
+    NoDocumentsError,
+    list_infos,
+    read_info,
+)
+from ragstream.app._ingest import IngestReport, IngestRun, ProgressCallback
 from ragstream.config import Settings
 from ragstream.core import Runnable
 from ragstream.core._bridge import run_sync
 from ragstream.documents import Document
-from ragstream.errors import ConfigError, InputError, RagstreamError, SourceError, StoreError
+from ragstream.errors import ConfigError, InputError, RagstreamError, StoreError
 from ragstream.messages import AIMessage, BaseMessage, HumanMessage
 from ragstream.vectorstores._retriever import VectorStoreRetriever
 
 if TYPE_CHECKING:
     from ragstream.embeddings import Embeddings
     from ragstream.history import ChatHistoryStore
-    from ragstream.indexing import IndexProgress
     from ragstream.vectorstores import Chroma
 
-__all__ = [
-    "CollectionInfo",
-    "IngestReport",
-    "NoDocumentsError",
-    "ProgressCallback",
-    "RagApp",
-    "SourceReport",
-    "TurnEvent",
-    "make_embeddings",
-    "sample_corpus_path",
-]
+__all__ = ["RagApp", "TurnEvent", "make_embeddings", "sample_corpus_path"]
 
-#: collection metadata naming the embeddings its vectors were made with
-EMBEDDINGS_KEY = "ragstream_embeddings"
-_RECORDS_SUFFIX = ".index-records"
-_GLOB_CHARS = frozenset("*?[")
-_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
-
-ProgressCallback = Callable[[dict[str, Any]], Any]
-SourceStatus = Literal["added", "updated", "unchanged", "deleted", "failed"]
+T = TypeVar("T")
 
 
 def sample_corpus_path() -> Path:
@@ -100,82 +63,6 @@ class TurnEvent(TypedDict, total=False):
     usage: dict[str, int] | None
     model: str
     timings: dict[str, float]
-
-
-class NoDocumentsError(StoreError):
-    """A collection to answer from does not exist, or holds no documents.
-
-    ``exists`` tells which: False for an unknown collection, True for an empty one.
-    """
-
-    def __init__(self, collection: str, *, exists: bool, where: str) -> None:
-        what = "is empty" if exists else "does not exist"
-        super().__init__(f"collection {collection!r} {what} ({where})")
-        self.collection = collection
-        self.exists = exists
-
-
-@dataclass(frozen=True, slots=True)
-class CollectionInfo:
-    """A collection as listed: its chunks, its indexed sources, its embeddings."""
-
-    name: str
-    chunks: int
-    sources: int
-    embeddings: str | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(slots=True)
-class SourceReport:
-    """What ingest did with one source: ``status`` and the chunks it has."""
-
-    source: str
-    status: SourceStatus
-    chunks: int = 0
-    error: str | None = None
-
-
-@dataclass(slots=True)
-class IngestReport:
-    """What an ingest run did, by source and in chunks.
-
-    Chunk counts: ``added`` (new, embedded and written), ``updated`` (rewritten
-    because their metadata changed), ``skipped`` (already stored as they are)
-    and ``deleted`` (gone from a changed or removed source).
-    """
-
-    collection: str
-    sources: list[SourceReport] = field(default_factory=list)
-    added: int = 0
-    updated: int = 0
-    skipped: int = 0
-    deleted: int = 0
-    seconds: float = 0.0
-
-    def count(self, status: SourceStatus) -> int:
-        """How many sources ended with ``status``."""
-        return sum(1 for s in self.sources if s.status == status)
-
-    @property
-    def failures(self) -> list[SourceReport]:
-        """The sources that could not be loaded."""
-        return [s for s in self.sources if s.status == "failed"]
-
-    @property
-    def chunks_embedded(self) -> int:
-        return self.added + self.updated
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict, with counts of sources by status."""
-        out = asdict(self)
-        out["sources_by_status"] = {
-            status: self.count(status)
-            for status in ("added", "updated", "unchanged", "deleted", "failed")
-        }
-        return out
 
 
 def make_embeddings(spec: str) -> Embeddings:
@@ -444,7 +331,6 @@ class RagApp:
         >>> report.count("added"), report.added, [f.source for f in report.failures]
         (3, 42, [])
         """
-        from ragstream.indexing import adelete_sources, aindex
         from ragstream.splitters import RecursiveCharacterTextSplitter
 
         if isinstance(sources, str):
@@ -460,101 +346,15 @@ class RagApp:
         )
         name = collection or self.settings.collection
         store = self.store(name)
-        await self._acheck_embeddings(name)
-        started = time.perf_counter()
-        report = IngestReport(name)
-        by_source: dict[str, SourceReport] = {}
-        urls, paths, folders, failed = _resolve_sources(sources)
-        for source, reason in failed:
-            by_source[source] = SourceReport(source, "failed", error=reason)
-        known = set(await store.record_store().asources())
-        total = len(urls) + len(paths) if not folders else None
-        loaded = 0
-
-        def emit(update: dict[str, Any]) -> None:
-            if on_progress is not None:
-                on_progress(update)
-
-        for source, reason in failed:
-            emit({"stage": "load", "done": loaded, "total": total, "source": source,
-                  "error": reason})
-
-        def fail(exc: SourceError) -> None:
-            failures = getattr(exc, "failures", None) or [exc]
-            for failure in failures:
-                by_source[failure.source] = SourceReport(
-                    failure.source, "failed", error=failure.reason
-                )
-                emit({"stage": "load", "done": loaded, "total": total, "source": failure.source,
-                      "error": failure.reason})
-
-        async def documents() -> AsyncIterator[Document]:
-            nonlocal loaded
-            bs_kwargs = _bs_kwargs(css_classes)
-            loaders: list[Any] = []
-            if urls:
-                from ragstream.loaders import WebBaseLoader
-
-                loaders.append(WebBaseLoader(urls, bs_kwargs=bs_kwargs, url_guard=url_guard))
-            if paths or folders:
-                from ragstream.loaders import FileLoader
-
-                loaders.append(FileLoader([*paths, *folders], glob=glob, bs_kwargs=bs_kwargs))
-            done: set[Any] = set()
-            for loader in loaders:
-                last = None
-                try:
-                    async for doc in loader.alazy_load():
-                        source = doc.metadata.get("source")
-                        if source in done:  # named twice (a file, and its folder)
-                            continue
-                        if source != last:
-                            if last is not None:
-                                done.add(last)
-                            last = source
-                            loaded += 1
-                            emit({"stage": "load", "done": loaded, "total": total,
-                                  "source": source})
-                        yield doc
-                except SourceError as exc:
-                    fail(exc)
-                done.add(last)
-
-        def progress(step: IndexProgress) -> None:
-            source = step.source
-            if step.event in ("source_unchanged", "source_split") and source is not None:
-                status: SourceStatus = (
-                    "unchanged" if step.event == "source_unchanged"
-                    else "updated" if source in known else "added"
-                )
-                by_source[source] = SourceReport(source, status, step.chunks)
-                emit({"stage": "split", "done": step.sources_done, "total": step.sources_seen,
-                      "source": source, "status": status, "chunks": step.chunks})
-            elif step.event == "embedded":
-                emit({"stage": "embed", "done": step.chunks_embedded,
-                      "total": step.chunks_to_embed, "source": None})
-            elif step.event == "source_done":
-                emit({"stage": "store", "done": step.sources_done, "total": step.sources_seen,
-                      "source": source})
-
-        result = await aindex(documents(), store, splitter=splitter, on_progress=progress)
-        report.added, report.updated = result.added, result.updated
-        report.skipped, report.deleted = result.skipped, result.deleted
-
-        gone = [
-            s for s in known
-            if s not in by_source and any(_under(s, f) for f in folders) and not os.path.exists(s)
-        ]
-        if gone:
-            removed = await adelete_sources(gone, store)
-            report.deleted += removed.deleted
-            for source in gone:
-                by_source[source] = SourceReport(source, "deleted")
-        report.sources = list(by_source.values())
-        report.seconds = round(time.perf_counter() - started, 3)
-        emit({"stage": "done", "done": len(report.sources), "total": len(report.sources),
-              "source": None})
-        return report
+        try:
+            self._check_embeddings(await self.acollection(name))
+        except NoDocumentsError:
+            pass  # a new collection takes the embeddings in use
+        run = IngestRun(
+            store, collection=name, splitter=splitter, on_progress=on_progress,
+            url_guard=url_guard, css_classes=css_classes, glob=glob,
+        )
+        return await run.arun(sources)
 
     def ingest(self, sources: Sequence[str], **kwargs: Any) -> IngestReport:
         """The sync twin of ``aingest``."""
@@ -566,25 +366,19 @@ class RagApp:
         # every store of this app shares one client; any store reaches it
         return self.store()._get_client()
 
-    def _store_error(self, what: str, exc: Exception) -> StoreError:
-        return StoreError(f"{what} in {self.store_location} failed: {type(exc).__name__}: {exc}")
+    async def _read(self, what: str, work: Callable[[Any], T]) -> T:
+        try:
+            return await asyncio.to_thread(lambda: work(self._client()))
+        except RagstreamError:
+            raise
+        except Exception as exc:  # chromadb's errors, and httpx's for a server
+            raise StoreError(
+                f"{what} in {self.store_location} failed: {type(exc).__name__}: {exc}"
+            ) from exc
 
     async def alist_collections(self) -> list[CollectionInfo]:
         """Every collection in the store, by name, with its counts."""
-
-        def work() -> list[CollectionInfo]:
-            client = self._client()
-            names = sorted(
-                c.name if not isinstance(c, str) else c for c in client.list_collections()
-            )
-            return [_info(client, n) for n in names if not n.endswith(_RECORDS_SUFFIX)]
-
-        try:
-            return await asyncio.to_thread(work)
-        except RagstreamError:
-            raise
-        except Exception as exc:
-            raise self._store_error("listing collections", exc) from exc
+        return await self._read("listing collections", list_infos)
 
     def list_collections(self) -> list[CollectionInfo]:
         """The sync twin of ``alist_collections``."""
@@ -593,23 +387,9 @@ class RagApp:
     async def acollection(self, name: str | None = None) -> CollectionInfo:
         """One collection's counts; ``NoDocumentsError`` if it does not exist."""
         name = name or self.settings.collection
-
-        def work() -> CollectionInfo | None:
-            client = self._client()
-            try:
-                client.get_collection(name)
-            except Exception as exc:  # chromadb's NotFoundError, or a server's 404
-                if "does not exist" in str(exc) or type(exc).__name__ == "NotFoundError":
-                    return None
-                raise
-            return _info(client, name)
-
-        try:
-            info = await asyncio.to_thread(work)
-        except RagstreamError:
-            raise
-        except Exception as exc:
-            raise self._store_error(f"reading collection {name!r}", exc) from exc
+        info = await self._read(
+            f"reading collection {name!r}", lambda client: read_info(client, name)
+        )
         if info is None:
             raise NoDocumentsError(name, exists=False, where=self.store_location)
         return info
@@ -636,13 +416,6 @@ class RagApp:
         self._check_embeddings(info)
         return info
 
-    async def _acheck_embeddings(self, name: str) -> None:
-        try:
-            info = await self.acollection(name)
-        except NoDocumentsError:
-            return
-        self._check_embeddings(info)
-
     def _check_embeddings(self, info: CollectionInfo) -> None:
         used = _embeddings_key(self.settings.embeddings)
         if info.embeddings is not None and info.embeddings != used:
@@ -664,80 +437,6 @@ class RagApp:
     def delete_collection(self, name: str) -> CollectionInfo:
         """The sync twin of ``adelete_collection``."""
         return run_sync(lambda: self.adelete_collection(name))
-
-
-def _info(client: Any, name: str) -> CollectionInfo:
-    collection = client.get_collection(name)
-    try:
-        sources = int(client.get_collection(name + _RECORDS_SUFFIX).count())
-    except Exception:  # a collection written without ragstream.indexing has no records
-        sources = 0
-    embeddings = (collection.metadata or {}).get(EMBEDDINGS_KEY)
-    return CollectionInfo(
-        name, int(collection.count()), sources, str(embeddings) if embeddings else None
-    )
-
-
-def _is_url(source: str) -> bool:
-    return source.startswith(("http://", "https://"))
-
-
-def _under(path: str, folder: str) -> bool:
-    return path.startswith(folder.rstrip(os.sep) + os.sep)
-
-
-def _resolve_sources(
-    sources: Sequence[str],
-) -> tuple[list[str], list[str], list[str], list[tuple[str, str]]]:
-    """URLs, files, folders, and failed sources with the reason.
-
-    Paths become absolute, so a source keeps its name whatever folder ingest
-    runs from; a pattern with ``*``, ``?`` or ``[`` is expanded (``**`` crosses
-    folders) unless a path of that name exists.
-    """
-    urls: list[str] = []
-    files: list[str] = []
-    folders: list[str] = []
-    failed: list[tuple[str, str]] = []
-
-    def add(items: list[str], value: str) -> None:
-        if value not in items:
-            items.append(value)
-
-    for raw in sources:
-        if not isinstance(raw, str) or not raw.strip():
-            raise InputError(f"a source must be a non-empty str, not {raw!r}")
-        source = raw.strip()
-        if _is_url(source):
-            add(urls, source)
-            continue
-        if _SCHEME.match(source):
-            failed.append((source, "only http:// and https:// URLs can be ingested"))
-            continue
-        path = os.path.expanduser(source)
-        if os.path.exists(path):
-            absolute = os.path.abspath(path)
-            add(folders if os.path.isdir(absolute) else files, absolute)
-            continue
-        if _GLOB_CHARS & set(source):
-            matches = sorted(globbing.glob(path, recursive=True))
-            found = [os.path.abspath(m) for m in matches if os.path.isfile(m)]
-            if not found:
-                failed.append((source, "no files match this pattern"))
-            for match in found:
-                add(files, match)
-            continue
-        failed.append((source, "no such file or directory"))
-    return urls, files, folders, failed
-
-
-def _bs_kwargs(css_classes: Sequence[str]) -> dict[str, Any] | None:
-    classes = tuple(c.strip() for c in css_classes if c.strip())
-    if not classes:
-        return None
-    from bs4.filter import SoupStrainer
-
-    return {"parse_only": SoupStrainer(class_=classes)}
 
 
 async def _aclose(stream: Any) -> None:
