@@ -180,6 +180,7 @@ def test_collections_list_check_and_delete(tmp_path: Path, folder: Path) -> None
     with pytest.raises(NoDocumentsError, match="collection 'docs' does not exist") as missing:
         app.collection()
     assert missing.value.exists is False and missing.value.collection == "docs"
+    assert not (tmp_path / "home").exists()  # looking created nothing
 
     app.ingest([str(folder)])
     app.ingest([str(folder)], collection="more")

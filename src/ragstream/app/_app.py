@@ -376,8 +376,14 @@ class RagApp:
                 f"{what} in {self.store_location} failed: {type(exc).__name__}: {exc}"
             ) from exc
 
+    def _no_store_yet(self) -> bool:
+        # reading must not create the data directory: nothing was ever stored there
+        return not self.settings.chroma_url and not self.settings.chroma_path.exists()
+
     async def alist_collections(self) -> list[CollectionInfo]:
         """Every collection in the store, by name, with its counts."""
+        if self._no_store_yet():
+            return []
         return await self._read("listing collections", list_infos)
 
     def list_collections(self) -> list[CollectionInfo]:
@@ -387,7 +393,7 @@ class RagApp:
     async def acollection(self, name: str | None = None) -> CollectionInfo:
         """One collection's counts; ``NoDocumentsError`` if it does not exist."""
         name = name or self.settings.collection
-        info = await self._read(
+        info = None if self._no_store_yet() else await self._read(
             f"reading collection {name!r}", lambda client: read_info(client, name)
         )
         if info is None:
