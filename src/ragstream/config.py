@@ -68,6 +68,8 @@ class Settings:
             if f.name == "sources":
                 continue
             value = getattr(self, f.name)
+            if f.name == "history" and value is None:
+                value = self.history_location  # show where it really is
             text = "" if value is None else str(value)
             if f.name == "api_key" and value:
                 text = "****"
