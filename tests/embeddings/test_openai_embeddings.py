@@ -6,8 +6,6 @@ import asyncio
 import sys
 
 import pytest
-from tests.servers import OpenAIServer, Reply, refused_url, vector
-from tests.servers.fixtures import openai_server  # noqa: F401
 
 from ragstream.embeddings import OpenAIEmbeddings
 from ragstream.errors import (
@@ -18,6 +16,8 @@ from ragstream.errors import (
     ModelError,
     ModelHTTPError,
 )
+from tests.servers import OpenAIServer, Reply, refused_url, vector
+from tests.servers.fixtures import openai_server  # noqa: F401
 
 KEY = "sk-test-EMBEDLEAK-41c07a"
 
