@@ -332,3 +332,33 @@ def test_reference_event_names_and_tags_match_the_guide_chains(reference: Any) -
             ret = [e for e in evs if e["event"].startswith("on_retriever")]
             assert ret[0]["name"] == "VectorStoreRetriever"
             assert isinstance(ret[1]["data"]["output"], list)
+
+
+def test_chat_model_output_reports_usage_and_timing() -> None:
+    model = FakeChatModel("one two three", delay=0.01)
+    evs = events(PROMPT | model, {"input": "q"})
+    end = next(e for e in evs if e["event"] == "on_chat_model_end")
+    meta = end["data"]["output"].response_metadata
+    assert 0.005 < meta["time_to_first_token_s"] < meta["latency_s"]
+    assert meta["latency_s"] >= 0.03
+    assert end["data"]["output"].usage_metadata["output_tokens"] == 3
+    # streamed chunks were not changed after the fact
+    streamed = [e["data"]["chunk"] for e in evs if e["event"] == "on_chat_model_stream"]
+    assert all("latency_s" not in c.response_metadata for c in streamed)
+    message = model.invoke("q")
+    assert message.response_metadata["time_to_first_token_s"] > 0
+    assert "timing" not in end["data"]  # per-step timing is asked for
+
+
+def test_timings_option_adds_latency_to_every_end_event() -> None:
+    async def slow(x: str) -> str:
+        await asyncio.sleep(0.02)
+        return x
+
+    chain = RunnableLambda(slow) | FakeChatModel("a b", delay=0.01) | StrOutputParser()
+    evs = events(chain, "q", timings=True)
+    ends = {e["name"]: e["data"]["timing"] for e in evs if e["event"].endswith("_end")}
+    assert set(ends) == {"slow", "FakeChatModel", "StrOutputParser", "RunnableSequence"}
+    assert ends["slow"]["latency_s"] >= 0.02
+    assert ends["RunnableSequence"]["latency_s"] >= ends["FakeChatModel"]["latency_s"]
+    assert 0 < ends["FakeChatModel"]["first_chunk_s"] <= ends["FakeChatModel"]["latency_s"]

@@ -34,6 +34,7 @@ class EventData(TypedDict, total=False):
     output: Any
     chunk: Any
     error: BaseException
+    timing: dict[str, float]
 
 
 class StreamEvent(TypedDict):
@@ -121,13 +122,18 @@ class EventSink:
     on another thread emits through ``call_soon_threadsafe``.
     """
 
-    __slots__ = ("_buf", "_drained", "_loop", "_thread", "_waiter", "filter", "v2", "version")
+    __slots__ = (
+        "_buf", "_drained", "_loop", "_thread", "_waiter", "filter", "timings", "v2", "version",
+    )
 
-    def __init__(self, version: Literal["v1", "v2"], event_filter: EventFilter) -> None:
+    def __init__(
+        self, version: Literal["v1", "v2"], event_filter: EventFilter, *, timings: bool = False
+    ) -> None:
         if version not in ("v1", "v2"):
             raise ConfigError(f"version must be 'v1' or 'v2', not {version!r}")
         self.version = version
         self.v2 = version == "v2"
+        self.timings = timings
         self.filter = event_filter
         self._loop = asyncio.get_running_loop()
         self._thread = threading.get_ident()

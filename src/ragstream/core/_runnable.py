@@ -20,6 +20,7 @@ they record a run around it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 
@@ -153,6 +154,10 @@ class Runnable(Generic[Input, Output]):
         run.emit("end", {"input": self._event_input(value), "output": output})
         return output
 
+    def _end_output(self, output: Any, started: float, first_at: float) -> Any:
+        """The output an end event reports; models add their timing to it."""
+        return output
+
     def _finish_invoke(self, aggregated: Any) -> Any:
         """Turn the added-up stream into what ``invoke`` returns (models: a message)."""
         return aggregated
@@ -210,6 +215,8 @@ class Runnable(Generic[Input, Output]):
             _RUN.reset(token)
         chunks: list[Any] = []
         emits_stream = self._emits_stream and run.visible
+        started = time.perf_counter()
+        first_at = 0.0
         try:
             while True:
                 token = _RUN.set(run)
@@ -221,6 +228,8 @@ class Runnable(Generic[Input, Output]):
                     _RUN.reset(token)
                 if run.pending_start:
                     run.start_now()
+                if not first_at and getattr(chunk, "content", chunk) != "":
+                    first_at = time.perf_counter()  # empty chunks (a role header) don't count
                 chunks.append(chunk)
                 if emits_stream:
                     run.emit("stream", {"chunk": chunk})
@@ -235,19 +244,23 @@ class Runnable(Generic[Input, Output]):
                 if seen is not None or parent.run_id is not None:
                     data["input"] = self._event_input(aggregate(seen) if seen else value)
                 data["error"] = exc
+                if sink.timings:
+                    data["timing"] = _timing(started, first_at)
                 run.emit("end", data)
             raise
         finally:
             await aclose(inner)
         if run.pending_start:
             run.start_now()
-        output = aggregate(chunks)
+        output = self._end_output(aggregate(chunks), started, first_at)
         data = {}
         if parent.run_id is not None:
             data["input"] = self._event_input(
                 aggregate(seen) if seen is not None else value
             )
         data["output"] = output
+        if sink.timings:
+            data["timing"] = _timing(started, first_at)
         run.emit("end", data)
 
     # -- public API ----------------------------------------------------------
@@ -342,6 +355,7 @@ class Runnable(Generic[Input, Output]):
         exclude_names: Sequence[str] | None = None,
         exclude_types: Sequence[str] | None = None,
         exclude_tags: Sequence[str] | None = None,
+        timings: bool = False,
         **kwargs: Any,
     ) -> AsyncIterator[StreamEvent]:
         """Yield an event for every step as it starts, streams and ends.
@@ -350,7 +364,12 @@ class Runnable(Generic[Input, Output]):
         ``name``, ``run_id``, ``tags``, ``metadata``, ``data`` and, in
         ``version="v2"``, ``parent_ids``. Filters keep the events whose run
         matches any ``include_*`` (all, when none is given) and drop those
-        matching any ``exclude_*``.
+        matching any ``exclude_*``. With ``timings=True`` every end event's
+        ``data`` also holds ``timing``: ``latency_s`` of the step and, when it
+        produced output, ``first_chunk_s`` (its time to first chunk). A chat
+        model's end event reports its token usage (``usage_metadata``) and
+        ``time_to_first_token_s``/``latency_s`` (``response_metadata``) on the
+        output message either way.
 
         >>> async def main(chain):
         ...     async for event in chain.astream_events({"input": "hi"}):
@@ -363,12 +382,13 @@ class Runnable(Generic[Input, Output]):
             include_tags=include_tags, exclude_names=exclude_names,
             exclude_types=exclude_types, exclude_tags=exclude_tags,
         )
-        return self._watch(input, cfg, version, event_filter)
+        return self._watch(input, cfg, version, event_filter, timings)
 
     async def _watch(
-        self, input: Any, cfg: Cfg | None, version: Literal["v1", "v2"], event_filter: EventFilter
+        self, input: Any, cfg: Cfg | None, version: Literal["v1", "v2"],
+        event_filter: EventFilter, timings: bool,
     ) -> AsyncIterator[StreamEvent]:
-        sink = EventSink(version, event_filter)
+        sink = EventSink(version, event_filter, timings=timings)
         events = watch_events(lambda: self._stream_value(input, cfg), sink, cfg)
         try:
             async for event in events:
@@ -388,6 +408,7 @@ class Runnable(Generic[Input, Output]):
         exclude_names: Sequence[str] | None = None,
         exclude_types: Sequence[str] | None = None,
         exclude_tags: Sequence[str] | None = None,
+        timings: bool = False,
         **kwargs: Any,
     ) -> Iterator[StreamEvent]:
         """The sync twin of ``astream_events``."""
@@ -396,7 +417,8 @@ class Runnable(Generic[Input, Output]):
                 input, config, version=version,
                 include_names=include_names, include_types=include_types,
                 include_tags=include_tags, exclude_names=exclude_names,
-                exclude_types=exclude_types, exclude_tags=exclude_tags, **kwargs,
+                exclude_types=exclude_types, exclude_tags=exclude_tags,
+                timings=timings, **kwargs,
             )
         )
 
@@ -495,6 +517,14 @@ class Runnable(Generic[Input, Output]):
 
 _NO_KWARGS: dict[str, Any] = {}
 _MISSING: Any = object()
+
+
+def _timing(started: float, first_at: float) -> dict[str, float]:
+    now = time.perf_counter()
+    out = {"latency_s": round(now - started, 6)}
+    if first_at:
+        out["first_chunk_s"] = round(first_at - started, 6)
+    return out
 
 
 def _is_cancel(exc: BaseException) -> bool:

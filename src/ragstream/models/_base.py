@@ -9,6 +9,7 @@ it, and derives invoke, stream, batch and events from that one method.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
@@ -60,8 +61,30 @@ class BaseChatModel(Runnable[LanguageModelInput, AIMessage]):
             await aclose(stream)
 
     async def _ainvoke(self, input: Any, **kwargs: Any) -> AIMessage:
-        chunks = [c async for c in self._astream(input, **kwargs)]
-        return self._finish_invoke(aggregate(chunks) if chunks else AIMessageChunk(""))
+        started = time.perf_counter()
+        first_at = 0.0
+        chunks: list[AIMessageChunk] = []
+        async for c in self._astream(input, **kwargs):
+            if not first_at and c.content:
+                first_at = time.perf_counter()
+            chunks.append(c)
+        total = self._end_output(aggregate(chunks) if chunks else AIMessageChunk(""),
+                                 started, first_at)
+        return self._finish_invoke(total)
+
+    def _end_output(self, output: Any, started: float, first_at: float) -> Any:
+        """The whole message, with the time to first token and the latency
+        (seconds) added to its ``response_metadata``."""
+        if not isinstance(output, AIMessageChunk):
+            return output
+        timing: dict[str, Any] = {"latency_s": round(time.perf_counter() - started, 6)}
+        if first_at:
+            timing["time_to_first_token_s"] = round(first_at - started, 6)
+        return AIMessageChunk(
+            output.content, usage_metadata=output.usage_metadata,
+            response_metadata={**output.response_metadata, **timing},
+            id=output.id, name=output.name,
+        )
 
     def _finish_invoke(self, aggregated: Any) -> AIMessage:
         if isinstance(aggregated, AIMessageChunk):
