@@ -279,3 +279,16 @@ def test_assign_rejects_non_dict_input() -> None:
     chain = RunnablePassthrough.assign(x=lambda d: 1)
     with pytest.raises(InputError, match="RunnableAssign<x>: expected a dict"):
         chain.invoke("not a dict")
+
+
+def test_nested_sync_functions_under_load_do_not_starve_each_other() -> None:
+    """Sync functions that invoke runnables made of sync functions, many at once:
+    every call finishes (no thread-pool deadlock)."""
+    leaf = RunnableLambda(lambda x: x + 1)
+    middle = RunnableLambda(lambda x: leaf.invoke(x) * 2)
+    top = RunnableLambda(lambda x: middle.invoke(x) + 3)
+
+    async def main() -> list[int]:
+        return await top.abatch(list(range(40)))
+
+    assert run(main(), timeout=20) == [(x + 1) * 2 + 3 for x in range(40)]

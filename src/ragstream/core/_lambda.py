@@ -17,6 +17,7 @@ import contextvars
 import inspect
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 
 from ragstream.core._runnable import Runnable, ensure_callable
@@ -24,6 +25,22 @@ from ragstream.core._streams import aclose
 from ragstream.errors import add_step_note
 
 __all__ = ["RunnableGenerator", "RunnableLambda"]
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _workers() -> ThreadPoolExecutor:
+    """The threads user functions run in: a pool of its own, larger than the
+    loop's default, so that sync functions calling other runnables (which may
+    run sync functions in turn) do not wait on each other for a thread."""
+    global _pool
+    if _pool is None:
+        with _pool_lock:
+            if _pool is None:
+                _pool = ThreadPoolExecutor(max_workers=64, thread_name_prefix="ragstream-fn")
+    return _pool
 
 
 def _fn_name(fn: Any, default: str) -> str:
@@ -68,7 +85,9 @@ class RunnableLambda(Runnable[Any, Any]):
             if self._kind == "async":
                 return await fn(value)
             ctx = contextvars.copy_context()
-            return await asyncio.get_running_loop().run_in_executor(None, ctx.run, fn, value)
+            return await asyncio.get_running_loop().run_in_executor(
+                _workers(), ctx.run, fn, value
+            )
         except BaseException as exc:
             if isinstance(exc, Exception):
                 add_step_note(exc, self.get_name())
@@ -216,7 +235,7 @@ async def _sync_transform(
             return
         loop.call_soon_threadsafe(out.put_nowait, (False, _END))
 
-    worker = loop.run_in_executor(None, ctx.run, work)
+    worker = loop.run_in_executor(_workers(), ctx.run, work)
     try:
         while True:
             ok, item = await out.get()
