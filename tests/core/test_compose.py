@@ -289,6 +289,6 @@ def test_nested_sync_functions_under_load_do_not_starve_each_other() -> None:
     top = RunnableLambda(lambda x: middle.invoke(x) + 3)
 
     async def main() -> list[int]:
-        return await top.abatch(list(range(40)))
+        return await top.abatch(list(range(150)))  # more than the pool has threads
 
-    assert run(main(), timeout=20) == [(x + 1) * 2 + 3 for x in range(40)]
+    assert run(main(), timeout=60) == [(x + 1) * 2 + 3 for x in range(150)]

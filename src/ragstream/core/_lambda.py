@@ -29,18 +29,58 @@ __all__ = ["RunnableGenerator", "RunnableLambda"]
 
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
+# how many user sync functions are running, one inside the other, in this context
+_DEPTH: contextvars.ContextVar[int] = contextvars.ContextVar("ragstream_fn_depth", default=0)
 
 
 def _workers() -> ThreadPoolExecutor:
     """The threads user functions run in: a pool of its own, larger than the
-    loop's default, so that sync functions calling other runnables (which may
-    run sync functions in turn) do not wait on each other for a thread."""
+    loop's default."""
     global _pool
     if _pool is None:
         with _pool_lock:
             if _pool is None:
                 _pool = ThreadPoolExecutor(max_workers=64, thread_name_prefix="ragstream-fn")
     return _pool
+
+
+def _nested(fn: Callable[[Any], Any], value: Any) -> Any:
+    _DEPTH.set(_DEPTH.get() + 1)
+    return fn(value)
+
+
+async def _in_thread(fn: Callable[[Any], Any], value: Any) -> Any:
+    """Run a user sync function off the loop, with the caller's context.
+
+    Outermost functions share the pool. A function called (through another
+    runnable) from inside one gets a thread of its own: its caller holds a pool
+    thread while it waits, so taking another from the pool could wait forever.
+    """
+    loop = asyncio.get_running_loop()
+    ctx = contextvars.copy_context()
+    if _DEPTH.get() == 0:
+        return await loop.run_in_executor(_workers(), ctx.run, _nested, fn, value)
+    done: asyncio.Future[Any] = loop.create_future()
+
+    def work() -> None:
+        try:
+            result = ctx.run(_nested, fn, value)
+        except BaseException as exc:
+            loop.call_soon_threadsafe(_settle, done, None, exc)
+        else:
+            loop.call_soon_threadsafe(_settle, done, result, None)
+
+    threading.Thread(target=work, name="ragstream-fn-nested", daemon=True).start()
+    return await done
+
+
+def _settle(fut: asyncio.Future[Any], result: Any, exc: BaseException | None) -> None:
+    if fut.done():
+        return
+    if exc is not None:
+        fut.set_exception(exc)
+    else:
+        fut.set_result(result)
 
 
 def _fn_name(fn: Any, default: str) -> str:
@@ -84,10 +124,7 @@ class RunnableLambda(Runnable[Any, Any]):
         try:
             if self._kind == "async":
                 return await fn(value)
-            ctx = contextvars.copy_context()
-            return await asyncio.get_running_loop().run_in_executor(
-                _workers(), ctx.run, fn, value
-            )
+            return await _in_thread(fn, value)
         except BaseException as exc:
             if isinstance(exc, Exception):
                 add_step_note(exc, self.get_name())
