@@ -362,3 +362,45 @@ def test_timings_option_adds_latency_to_every_end_event() -> None:
     assert ends["slow"]["latency_s"] >= 0.02
     assert ends["RunnableSequence"]["latency_s"] >= ends["FakeChatModel"]["latency_s"]
     assert 0 < ends["FakeChatModel"]["first_chunk_s"] <= ends["FakeChatModel"]["latency_s"]
+
+
+class RecordingObserver:
+    """An observer (what a tracer is) that keeps what it is told."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str, str, list[str]]] = []
+        self.ends: dict[str, dict[str, Any]] = {}
+
+    def on_event(self, event: dict[str, Any], run_type: str) -> None:
+        self.events.append((event["event"], event["name"], event["run_id"], event["parent_ids"]))
+        if event["event"].endswith("_end"):
+            self.ends[event["name"]] = event["data"]
+
+
+def test_an_observer_sees_every_top_level_run_without_a_listener() -> None:
+    from ragstream.core._run import get_observer, set_observer
+
+    before = get_observer()
+    observer = RecordingObserver()
+    set_observer(observer)
+    try:
+        chain = simple_chain("x y")
+        assert chain.invoke({"input": "q"}) == "x y"
+        assert list(chain.stream({"input": "q"})) == ["x", " y"]
+        evs = events(chain, {"input": "q"}, include_types=["parser"])  # a listener too
+    finally:
+        set_observer(before)
+    assert {e["name"] for e in evs} == {"StrOutputParser"}  # the listener's filter holds
+    kinds = [k for k, *_ in observer.events]
+    assert kinds.count("on_chain_start") == 3 and kinds.count("on_chain_end") == 3
+    assert not any(k.endswith("_stream") for k in kinds)  # observers get starts and ends
+    roots = [rid for k, n, rid, parents in observer.events if k == "on_chain_start"]
+    children = [(n, parents) for k, n, rid, parents in observer.events
+                if k == "on_chat_model_start"]
+    assert [parents for _, parents in children] == [[r] for r in roots]
+    assert observer.ends["RunnableSequence"]["output"] == "x y"
+    assert observer.ends["FakeChatModel"]["timing"]["latency_s"] >= 0
+    # once it is gone, nothing is recorded and the fast path is back
+    count = len(observer.events)
+    simple_chain().invoke({"input": "q"})
+    assert len(observer.events) == count

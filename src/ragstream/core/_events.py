@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any, Literal, NotRequired, TypedDict
 
-from ragstream.core._run import _RUN, Cfg, Run
+from ragstream.core._run import _RUN, Cfg, Run, get_observer
 from ragstream.errors import ConfigError
 
 __all__ = [
@@ -204,7 +204,8 @@ async def watch_events(
     its events as they come; cancel it if the listener stops."""
 
     async def drive() -> None:
-        _RUN.set(Run.root(sink, cfg))  # the task has its own copy of the context
+        # the task has its own copy of the context; a tracer keeps watching too
+        _RUN.set(Run.root(sink, cfg, observer=get_observer()))
         agen = stream_factory()
         try:
             async for _ in agen:

@@ -12,17 +12,60 @@ hand.
 
 from __future__ import annotations
 
+import os
 import uuid
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from ragstream.core._events import EventSink
 
-__all__ = ["Cfg", "Run", "current_run"]
+__all__ = ["Cfg", "Observer", "Run", "current_run", "get_observer", "set_observer"]
 
 _RUN: ContextVar[Run | None] = ContextVar("ragstream_run", default=None)
+
+
+class Observer(Protocol):
+    """Sees every run's start and end (a tracer): ``on_event`` gets each
+    ``*_start``/``*_end`` event in the v2 shape, with the run's type. It must
+    return quickly (hand the work to another thread)."""
+
+    def on_event(self, event: dict[str, Any], run_type: str) -> None: ...
+
+
+_UNSET: Any = object()
+_observer: Any = _UNSET
+
+
+def get_observer() -> Observer | None:
+    """The observer every top-level run reports to, if tracing is on.
+
+    On first use it is taken from the environment: ``RAGSTREAM_TRACING=1``
+    (or the reference framework's ``LANGCHAIN_TRACING_V2=true``) turns on
+    ``ragstream.tracing``.
+    """
+    global _observer
+    if _observer is _UNSET:
+        _observer = _observer_from_env()
+    return _observer  # type: ignore[no-any-return]
+
+
+def set_observer(observer: Observer | None) -> None:
+    """Report every top-level run to ``observer`` from now on (``None``: stop)."""
+    global _observer
+    _observer = observer
+
+
+def _observer_from_env() -> Observer | None:
+    on = os.environ.get("RAGSTREAM_TRACING", "").strip().lower() in ("1", "true", "yes", "on")
+    on = on or os.environ.get("LANGCHAIN_TRACING_V2", "").strip().lower() == "true"
+    if not on:
+        return None
+    from ragstream.tracing import tracer_from_env  # type: ignore[import-not-found]
+
+    observer: Observer | None = tracer_from_env()
+    return observer
 
 
 def current_run() -> Run | None:
@@ -107,6 +150,7 @@ class Run:
         "inheritable_tags",
         "metadata",
         "name",
+        "observer",
         "parent_ids",
         "pending_start",
         "run_id",
@@ -129,8 +173,10 @@ class Run:
         parent_ids: list[str],
         inheritable_tags: list[str],
         inheritable_metadata: dict[str, Any],
+        observer: Observer | None = None,
     ) -> None:
         self.sink = sink
+        self.observer = observer
         self.run_id = run_id
         self.name = name
         self.run_type = run_type
@@ -140,22 +186,25 @@ class Run:
         self.inheritable_tags = inheritable_tags
         self.inheritable_metadata = inheritable_metadata
         self.pending_start = False
-        self.visible = run_id is not None and sink.accepts(name, run_type, tags)
         # The guide's version="v1" output names a retriever nested in a chain
         # "Retriever" and wraps its input and output; keep that shape.
         self.v1_retriever = (
             sink.version == "v1" and run_type == "retriever" and bool(parent_ids)
         )
-        if self.v1_retriever:
-            self.name = "Retriever"
+        shown = "Retriever" if self.v1_retriever else name
+        self.visible = run_id is not None and sink.accepts(shown, run_type, tags)
 
     @classmethod
-    def root(cls, sink: EventSink, cfg: Cfg | None) -> Run:
+    def root(
+        cls, sink: EventSink | None, cfg: Cfg | None, *, observer: Observer | None = None
+    ) -> Run:
+        """The scope of one listener (``sink``) and/or an observer (a tracer)."""
         tags = list(cfg.tags) if cfg else []
         meta = dict(cfg.metadata) if cfg else {}
         return cls(
-            sink=sink, run_id=None, name="", run_type="root", tags=tags, metadata=meta,
-            parent_ids=[], inheritable_tags=tags, inheritable_metadata=meta,
+            sink=sink or _NO_SINK, run_id=None, name="", run_type="root", tags=tags,
+            metadata=meta, parent_ids=[], inheritable_tags=tags, inheritable_metadata=meta,
+            observer=observer,
         )
 
     def child(
@@ -199,6 +248,7 @@ class Run:
             parent_ids=parent_ids,
             inheritable_tags=inh_tags,
             inheritable_metadata=inh_meta,
+            observer=self.observer,
         )
 
     # -- emitting -----------------------------------------------------------
@@ -214,13 +264,27 @@ class Run:
         The events of one run share their ``tags``, ``metadata`` and
         ``parent_ids`` objects: listeners read events, they do not change them.
         """
+        observer = self.observer
+        if observer is not None and kind != "stream":
+            observer.on_event(
+                {
+                    "event": f"on_{self.run_type}_{kind}",
+                    "name": self.name,
+                    "run_id": self.run_id,
+                    "tags": self.tags,
+                    "metadata": self.metadata,
+                    "data": data,
+                    "parent_ids": self.parent_ids,
+                },
+                self.run_type,
+            )
         if not self.visible:
             return
         if self.v1_retriever:
             data = _wrap_v1_retriever(data)
         event = {
             "event": f"on_{self.run_type}_{kind}",
-            "name": self.name,
+            "name": "Retriever" if self.v1_retriever else self.name,
             "run_id": self.run_id,
             "tags": self.tags,
             "metadata": self.metadata,
@@ -229,6 +293,24 @@ class Run:
         if self.sink.v2:
             event["parent_ids"] = self.parent_ids
         self.sink.emit(event)
+
+
+class _NoSink:
+    """The sink of a scope that only an observer watches: it takes no events."""
+
+    version = "v2"
+    v2 = True
+    timings = False
+    _buf: tuple[()] = ()
+
+    def accepts(self, name: str, run_type: str, tags: Any) -> bool:
+        return False
+
+    def emit(self, event: dict[str, Any]) -> None:
+        pass
+
+
+_NO_SINK: Any = _NoSink()
 
 
 def _wrap_v1_retriever(data: dict[str, Any]) -> dict[str, Any]:

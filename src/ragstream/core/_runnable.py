@@ -32,7 +32,7 @@ from ragstream.core._events import (
     StreamEvent,
     watch_events,
 )
-from ragstream.core._run import _RUN, Cfg, Run, cfg_from_config
+from ragstream.core._run import _RUN, Cfg, Run, cfg_from_config, get_observer
 from ragstream.core._streams import aclose, aggregate, aggregate_stream, once
 
 if TYPE_CHECKING:
@@ -123,6 +123,8 @@ class Runnable(Generic[Input, Output]):
         """Stream output chunks for one complete input."""
         parent = _RUN.get()
         kwargs = cfg.kwargs if cfg is not None else _NO_KWARGS
+        if parent is None and (observer := _observer()) is not None:
+            parent = Run.root(None, None, observer=observer)  # a tracer watches every run
         if parent is None:
             if self._transforms:
                 return self._atransform(once(value), **kwargs)
@@ -135,6 +137,8 @@ class Runnable(Generic[Input, Output]):
         """Run on one complete input and return the whole output."""
         parent = _RUN.get()
         kwargs = cfg.kwargs if cfg is not None else _NO_KWARGS
+        if parent is None and (observer := _observer()) is not None:
+            parent = Run.root(None, None, observer=observer)
         if parent is None:
             return await self._ainvoke(value, **kwargs)
         if self._stream_on_invoke:
@@ -215,6 +219,7 @@ class Runnable(Generic[Input, Output]):
             _RUN.reset(token)
         chunks: list[Any] = []
         emits_stream = self._emits_stream and run.visible
+        timed = sink.timings or run.observer is not None
         started = time.perf_counter()
         first_at = 0.0
         try:
@@ -244,7 +249,7 @@ class Runnable(Generic[Input, Output]):
                 if seen is not None or parent.run_id is not None:
                     data["input"] = self._event_input(aggregate(seen) if seen else value)
                 data["error"] = exc
-                if sink.timings:
+                if timed:
                     data["timing"] = _timing(started, first_at)
                 run.emit("end", data)
             raise
@@ -259,7 +264,7 @@ class Runnable(Generic[Input, Output]):
                 aggregate(seen) if seen is not None else value
             )
         data["output"] = output
-        if sink.timings:
+        if timed:
             data["timing"] = _timing(started, first_at)
         run.emit("end", data)
 
@@ -517,6 +522,10 @@ class Runnable(Generic[Input, Output]):
 
 _NO_KWARGS: dict[str, Any] = {}
 _MISSING: Any = object()
+
+
+def _observer() -> Any:
+    return get_observer()
 
 
 def _timing(started: float, first_at: float) -> dict[str, float]:
