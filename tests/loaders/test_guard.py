@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
+
+import httpx
 import pytest
 
 from ragstream.errors import SourceError
@@ -100,3 +106,155 @@ def test_public_only_guard_accepts_public_addresses(url: str) -> None:
 def test_public_only_guard_refuses_other_schemes(url: str) -> None:
     with pytest.raises(SourceError):
         public_only_guard(url)
+
+
+# --- the address each connection reached (DNS rebinding) ---------------------------
+
+
+class RebindingGuard:
+    """A guard whose name check passes (as when a hostile DNS server answers a
+    public address to the guard) and whose address check is public_only_guard's,
+    so the loopback site is refused only when its address is seen."""
+
+    def __init__(self, refuse_after: int = 0) -> None:
+        self.refuse_after = refuse_after
+        self.names: list[str] = []
+        self.addresses: list[str] = []
+
+    def __call__(self, url: str) -> None:
+        self.names.append(url)
+
+    def check_address(self, address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> None:
+        self.addresses.append(str(address))
+        if len(self.addresses) > self.refuse_after:
+            public_only_guard.check_address(address)
+
+
+def test_a_name_that_passed_is_refused_when_the_connection_reached_loopback(site: Site) -> None:
+    guard = RebindingGuard()
+    url = site.url("/posts/agent/")
+    failure = only_failure(WebBaseLoader(url, url_guard=guard))
+    assert failure.source == url
+    assert failure.reason == "refused: connected to 127.0.0.1, a loopback address"
+    assert guard.names == [url] and guard.addresses == ["127.0.0.1"]
+    assert site.requests == ["/posts/agent/"]  # the name check let it connect
+
+
+def test_the_address_is_refused_before_the_body_is_read(site: Site) -> None:
+    # the page drips a byte every 50 ms for 10 s: reading it would time out
+    failure = only_failure(WebBaseLoader(site.url("/drip"), url_guard=RebindingGuard(),
+                                         timeout=2))
+    assert failure.reason == "refused: connected to 127.0.0.1, a loopback address"
+
+
+def test_every_redirect_hop_has_its_address_checked(site: Site) -> None:
+    guard = RebindingGuard(refuse_after=1)  # the first hop's address passes
+    failure = only_failure(WebBaseLoader(site.url("/redirect/to-post"), url_guard=guard))
+    assert failure.reason == (
+        f"redirect to {site.url('/posts/agent/')}: "
+        "refused: connected to 127.0.0.1, a loopback address"
+    )
+    assert guard.addresses == ["127.0.0.1", "127.0.0.1"]
+    assert site.requests == ["/redirect/to-post", "/posts/agent/"]
+
+
+def test_an_address_check_that_passes_loads_the_page(site: Site) -> None:
+    guard = RebindingGuard(refuse_after=10)
+    docs = WebBaseLoader(site.url("/redirect/chain-1"), url_guard=guard).load()
+    assert "LLM Powered Autonomous Agents" in docs[0].page_content
+    assert guard.addresses == ["127.0.0.1"] * 4  # three redirects and the page
+
+
+def test_any_exception_from_check_address_refuses(site: Site) -> None:
+    class Guard:
+        def __call__(self, url: str) -> None:
+            pass
+
+        def check_address(self, address: object) -> None:
+            raise ValueError("not in the allow list")
+
+    failure = only_failure(WebBaseLoader(site.url("/posts/agent/"), url_guard=Guard()))
+    assert failure.reason == (
+        "connected to 127.0.0.1, refused by the URL guard: not in the allow list"
+    )
+
+
+def test_an_address_guard_refuses_a_transport_that_hides_the_address() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, html="<p>mock</p>")
+
+    loader = WebBaseLoader("https://docs.example/", url_guard=RebindingGuard(),
+                           transport=httpx.MockTransport(handler))
+    failure = only_failure(loader)
+    assert failure.reason == (
+        "refused: the URL guard checks addresses, and the transport does not tell "
+        "which address it connected to"
+    )
+
+
+def test_a_plain_guard_function_checks_names_only(site: Site) -> None:
+    docs = WebBaseLoader(site.url("/posts/agent/"), url_guard=lambda url: None).load()
+    assert len(docs) == 1
+
+
+@pytest.mark.parametrize(
+    ("address", "why"),
+    [
+        ("127.0.0.1", "a loopback address"),
+        ("10.0.0.7", "a private address"),
+        ("::ffff:192.168.0.1", "a private address"),
+        ("169.254.169.254", "a cloud metadata address"),
+        ("fe80::1", "a link-local address"),
+    ],
+)
+def test_public_only_guard_checks_addresses(address: str, why: str) -> None:
+    parsed = ipaddress.ip_address(address)
+    with pytest.raises(SourceError) as info:
+        public_only_guard.check_address(parsed)
+    assert info.value.reason == f"refused: connected to {parsed}, {why}"
+
+
+def test_public_only_guard_accepts_public_connection_addresses() -> None:
+    for address in ("93.184.215.14", "2606:4700::1111"):
+        public_only_guard.check_address(ipaddress.ip_address(address))
+    assert repr(public_only_guard) == "public_only_guard"
+
+
+class ForwardProxy(BaseHTTPRequestHandler):
+    """An HTTP forward proxy on loopback: it fetches the absolute URL it is asked for."""
+
+    seen: ClassVar[list[str]] = []
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self.seen.append(self.path)
+        upstream = httpx.get(self.path, trust_env=False)
+        self.send_response(upstream.status_code)
+        self.send_header("Content-Type", upstream.headers.get("content-type", "text/html"))
+        self.send_header("Content-Length", str(len(upstream.content)))
+        self.end_headers()
+        self.wfile.write(upstream.content)
+
+
+def test_through_a_proxy_only_the_name_is_checked(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the connection reaches the proxy, which resolves the name: its address
+    # says nothing about the page's
+    proxy = ThreadingHTTPServer(("127.0.0.1", 0), ForwardProxy)
+    thread = threading.Thread(target=proxy.serve_forever, daemon=True)
+    thread.start()
+    try:
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.server_address[1]}")
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        guard = RebindingGuard()
+        docs = WebBaseLoader(site.url("/posts/agent/"), url_guard=guard).load()
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+    assert "LLM Powered Autonomous Agents" in docs[0].page_content
+    assert ForwardProxy.seen == [site.url("/posts/agent/")]
+    assert guard.names == [site.url("/posts/agent/")] and guard.addresses == []

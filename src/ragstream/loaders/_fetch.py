@@ -2,6 +2,10 @@
 
 Redirects are followed here, hop by hop, rather than by httpx, so that every
 hop is checked (``http``/``https`` only, the URL guard) before connecting.
+With a guard that checks addresses (``check_address``), the address each
+connection actually reached is checked too, before the body is read: httpx
+resolves the host name again when it connects, and that second answer is the
+one that counts.
 The body is streamed and abandoned as soon as it passes the size cap, and one
 deadline covers the whole fetch, redirects included, so a server that drips
 bytes cannot hold a worker forever.
@@ -17,13 +21,13 @@ from urllib.parse import urljoin
 
 from ragstream import __version__
 from ragstream.errors import SourceError
-from ragstream.loaders._guard import URLGuard, check_scheme
+from ragstream.loaders._guard import IPAddress, URLGuard, check_scheme, parse_address
 from ragstream.loaders._html import looks_binary
 
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["DEFAULT_HEADERS", "Fetcher", "Page"]
+__all__ = ["DEFAULT_HEADERS", "Fetcher", "Page", "peer_address"]
 
 DEFAULT_HEADERS = {
     "User-Agent": f"ragstream/{__version__} (document loader; +https://pypi.org/project/ragstream/)",
@@ -126,6 +130,7 @@ class Fetcher:
             except _RefusedRedirect as exc:
                 raise SourceError(url, f"redirected to {exc.target}: {exc.reason}") from None
             try:
+                self._check_peer(url, current, response)
                 if not response.is_redirect:
                     return await self._read(url, response)
                 target = _redirect_target(response)
@@ -147,6 +152,38 @@ class Fetcher:
             raise SourceError(url, f"{hop}{exc.reason}") from exc
         except Exception as exc:
             raise SourceError(url, f"{hop}refused by the URL guard: {exc}") from exc
+
+    def _check_peer(self, url: str, current: str, response: httpx.Response) -> None:
+        check_address = getattr(self.url_guard, "check_address", None)
+        if check_address is None or self._proxied(response):
+            return
+        hop = "" if current == url else f"redirect to {current}: "
+        address = peer_address(response)
+        if address is None:
+            raise SourceError(
+                url, f"{hop}refused: the URL guard checks addresses, and the transport does "
+                     "not tell which address it connected to",
+            )
+        try:
+            check_address(address)
+        except SourceError as exc:
+            raise SourceError(url, f"{hop}{exc.reason}") from exc
+        except Exception as exc:
+            raise SourceError(
+                url, f"{hop}connected to {address}, refused by the URL guard: {exc}"
+            ) from exc
+
+    def _proxied(self, response: httpx.Response) -> bool:
+        # through a proxy the connection reaches the proxy, which resolves the
+        # name itself; httpx picks the proxy per URL from the environment
+        client = self._client
+        if client is None or self.transport is not None:
+            return False
+        try:
+            chosen = client._transport_for_url(response.request.url)
+            return chosen is not client._transport
+        except AttributeError:  # another httpx: check the address, to be safe
+            return False
 
     async def _read(self, url: str, response: httpx.Response) -> Page:
         if not 200 <= response.status_code < 300:
@@ -186,6 +223,21 @@ class _RefusedRedirect(Exception):
         super().__init__(target, reason)
         self.target = target
         self.reason = reason
+
+
+def peer_address(response: httpx.Response) -> IPAddress | None:
+    """The address the response's connection reached, when the transport tells."""
+    stream = response.extensions.get("network_stream")
+    get_extra_info = getattr(stream, "get_extra_info", None)
+    if get_extra_info is None:
+        return None
+    peer = get_extra_info("server_addr")  # (host, port), or 4 items for IPv6
+    if not isinstance(peer, tuple) or not peer:
+        return None
+    try:
+        return parse_address(str(peer[0]))
+    except ValueError:
+        return None
 
 
 def _redirect_target(response: httpx.Response) -> str:
