@@ -2,5 +2,6 @@
 
 from ragstream.embeddings._fake import FakeEmbeddings
 from ragstream.models._fake import FakeChatModel
+from ragstream.models._llm import FakeLLM
 
-__all__ = ["FakeChatModel", "FakeEmbeddings"]
+__all__ = ["FakeChatModel", "FakeEmbeddings", "FakeLLM"]

@@ -404,3 +404,29 @@ def test_an_observer_sees_every_top_level_run_without_a_listener() -> None:
     count = len(observer.events)
     simple_chain().invoke({"input": "q"})
     assert len(observer.events) == count
+
+
+def test_every_run_type_has_its_events() -> None:
+    from ragstream.prompts import PromptTemplate
+    from ragstream.testing import FakeLLM
+    from ragstream.tools import tool
+
+    @tool
+    def shout(text: str) -> str:
+        """Upper-case a text."""
+        return text.upper()
+
+    chain = PromptTemplate.from_template("Say {x}") | FakeLLM("hello world") | shout
+    evs = events(chain, {"x": "hi"})
+    kinds = {e["event"] for e in evs}
+    assert {"on_prompt_start", "on_prompt_end", "on_llm_start", "on_llm_stream", "on_llm_end",
+            "on_tool_start", "on_tool_end", "on_chain_start", "on_chain_end"} <= kinds
+    llm_end = next(e for e in evs if e["event"] == "on_llm_end")
+    assert llm_end["data"]["output"] == "hello world"
+    tool_start = next(e for e in evs if e["event"] == "on_tool_start")
+    assert tool_start["name"] == "shout" and tool_start["data"]["input"] == "hello world"
+    assert evs[-1]["data"]["output"] == "HELLO WORLD"
+    only_tools = events(chain, {"x": "hi"}, include_types=["tool", "llm"])
+    assert {e["name"] for e in only_tools} == {"shout", "FakeLLM"}
+    assert shout.description == "Upper-case a text."
+    assert shout.invoke({"text": "a"}) == "A"

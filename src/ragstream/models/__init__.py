@@ -7,9 +7,12 @@ from typing import Any
 
 from ragstream.models._base import BaseChatModel
 from ragstream.models._fake import FakeChatModel
+from ragstream.models._llm import BaseLLM, FakeLLM
 
 __all__ = [
     "BaseChatModel",
+    "BaseLLM",
+    "FakeLLM",
     "ChatAnthropic",
     "ChatOpenAI",
     "ExtractiveChatModel",
