@@ -42,8 +42,7 @@ class Tool(Runnable[Any, Any]):
         self._call = RunnableLambda(self._apply, name=self.name)
 
     def _apply(self, input: Any) -> Any:
-        as_kwargs = len(self._params) != 1 or self._params[0] in (input or {})
-        if isinstance(input, dict) and as_kwargs:
+        if isinstance(input, dict) and (len(self._params) != 1 or self._params[0] in input):
             unknown = set(input) - set(self._params)
             if unknown and not any(
                 p.kind is inspect.Parameter.VAR_KEYWORD
