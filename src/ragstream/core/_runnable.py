@@ -20,13 +20,11 @@ they record a run around it.
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 
 from ragstream.core import _bridge
 from ragstream.core._events import (
-    _HIGH_WATER,
     EventFilter,
     EventSink,
     StreamEvent,
@@ -34,6 +32,7 @@ from ragstream.core._events import (
 )
 from ragstream.core._run import _RUN, Cfg, Run, cfg_from_config, get_observer
 from ragstream.core._streams import aclose, aggregate, aggregate_stream, once
+from ragstream.core._traced import NO_KWARGS, collect_input, is_cancel, traced
 
 if TYPE_CHECKING:
     from ragstream.core._binding import RunnableBinding, RunnableRetry, RunnableWithFallbacks
@@ -77,7 +76,7 @@ class Runnable(Generic[Input, Output]):
         yield await self._ainvoke(input, **kwargs)
 
     async def _atransform(self, inputs: AsyncIterator[Any], **kwargs: Any) -> AsyncIterator[Any]:
-        value = await _collect_input(inputs, self)
+        value = await collect_input(inputs, self)
         stream = self._astream(value, **kwargs)
         try:
             async for chunk in stream:
@@ -112,37 +111,37 @@ class Runnable(Generic[Input, Output]):
     ) -> AsyncIterator[Any]:
         """Stream output chunks for a stream of input chunks."""
         parent = _RUN.get()
-        kwargs = cfg.kwargs if cfg is not None else _NO_KWARGS
+        kwargs = cfg.kwargs if cfg is not None else NO_KWARGS
         if parent is None:
             return self._atransform(inputs, **kwargs)
-        return self._traced(parent, inputs, _MISSING, cfg, autotag)
+        return traced(self, parent, inputs, _MISSING, cfg, autotag)
 
     def _stream_value(
         self, value: Any, cfg: Cfg | None = None, autotag: str | None = None
     ) -> AsyncIterator[Any]:
         """Stream output chunks for one complete input."""
         parent = _RUN.get()
-        kwargs = cfg.kwargs if cfg is not None else _NO_KWARGS
+        kwargs = cfg.kwargs if cfg is not None else NO_KWARGS
         if parent is None and (observer := _observer()) is not None:
             parent = Run.root(None, None, observer=observer)  # a tracer watches every run
         if parent is None:
             if self._transforms:
                 return self._atransform(once(value), **kwargs)
             return self._astream(value, **kwargs)
-        return self._traced(parent, None, value, cfg, autotag)
+        return traced(self, parent, None, value, cfg, autotag)
 
     async def _invoke(
         self, value: Any, cfg: Cfg | None = None, autotag: str | None = None
     ) -> Any:
         """Run on one complete input and return the whole output."""
         parent = _RUN.get()
-        kwargs = cfg.kwargs if cfg is not None else _NO_KWARGS
+        kwargs = cfg.kwargs if cfg is not None else NO_KWARGS
         if parent is None and (observer := _observer()) is not None:
             parent = Run.root(None, None, observer=observer)
         if parent is None:
             return await self._ainvoke(value, **kwargs)
         if self._stream_on_invoke:
-            chunks = [c async for c in self._traced(parent, None, value, cfg, autotag)]
+            chunks = [c async for c in traced(self, parent, None, value, cfg, autotag)]
             return self._finish_invoke(aggregate(chunks))
         run = self._new_run(parent, cfg, autotag)
         run.emit("start", {"input": self._event_input(value)})
@@ -150,7 +149,7 @@ class Runnable(Generic[Input, Output]):
         try:
             output = await self._ainvoke(value, **kwargs)
         except BaseException as exc:
-            if not _is_cancel(exc):
+            if not is_cancel(exc):
                 run.emit("end", {"input": self._event_input(value), "error": exc})
             raise
         finally:
@@ -175,98 +174,6 @@ class Runnable(Generic[Input, Output]):
             local_tags=self._local_tags(),
             local_metadata=self._local_metadata(),
         )
-
-    async def _traced(
-        self,
-        parent: Run,
-        inputs: AsyncIterator[Any] | None,
-        value: Any,
-        cfg: Cfg | None,
-        autotag: str | None,
-    ) -> AsyncIterator[Any]:
-        """The stream of this runnable with its run recorded: start, a stream event
-        per chunk, end (with the error if it failed)."""
-        run = self._new_run(parent, cfg, autotag)
-        kwargs = cfg.kwargs if cfg is not None else _NO_KWARGS
-        sink = run.sink
-        seen: list[Any] | None = None
-        if inputs is None:
-            run.emit("start", {"input": self._event_input(value)})
-        elif not self._transforms:
-            token = _RUN.set(run)
-            try:
-                value = await _collect_input(inputs, self)
-            finally:
-                _RUN.reset(token)
-            run.emit("start", {"input": self._event_input(value)})
-        else:
-            # like the reference framework: a transform's run starts when its
-            # first input chunk arrives (or its first output, if that is sooner)
-            seen = []
-            inputs = _recording(inputs, seen, run)
-            run.pending_start = True
-        token = _RUN.set(run)  # a composition wires its children when called
-        try:
-            if inputs is None or not self._transforms:
-                inner = (
-                    self._atransform(once(value), **kwargs)
-                    if self._transforms
-                    else self._astream(value, **kwargs)
-                )
-            else:
-                inner = self._atransform(inputs, **kwargs)
-        finally:
-            _RUN.reset(token)
-        chunks: list[Any] = []
-        emits_stream = self._emits_stream and run.visible
-        timed = sink.timings or run.observer is not None
-        started = time.perf_counter()
-        first_at = 0.0
-        try:
-            while True:
-                token = _RUN.set(run)
-                try:
-                    chunk = await inner.__anext__()
-                except StopAsyncIteration:
-                    break
-                finally:
-                    _RUN.reset(token)
-                if run.pending_start:
-                    run.start_now()
-                if not first_at and getattr(chunk, "content", chunk) != "":
-                    first_at = time.perf_counter()  # empty chunks (a role header) don't count
-                chunks.append(chunk)
-                if emits_stream:
-                    run.emit("stream", {"chunk": chunk})
-                yield chunk
-                if len(sink._buf) > _HIGH_WATER:
-                    await sink.wait_drained()
-        except BaseException as exc:
-            if run.pending_start:
-                run.start_now()
-            if not _is_cancel(exc):
-                data: dict[str, Any] = {}
-                if seen is not None or parent.run_id is not None:
-                    data["input"] = self._event_input(aggregate(seen) if seen else value)
-                data["error"] = exc
-                if timed:
-                    data["timing"] = _timing(started, first_at)
-                run.emit("end", data)
-            raise
-        finally:
-            await aclose(inner)
-        if run.pending_start:
-            run.start_now()
-        output = self._end_output(aggregate(chunks), started, first_at)
-        data = {}
-        if parent.run_id is not None:
-            data["input"] = self._event_input(
-                aggregate(seen) if seen is not None else value
-            )
-        data["output"] = output
-        if timed:
-            data["timing"] = _timing(started, first_at)
-        run.emit("end", data)
 
     # -- public API ----------------------------------------------------------
 
@@ -520,46 +427,11 @@ class Runnable(Generic[Input, Output]):
         return f"{type(self).__name__}()"
 
 
-_NO_KWARGS: dict[str, Any] = {}
 _MISSING: Any = object()
 
 
 def _observer() -> Any:
     return get_observer()
-
-
-def _timing(started: float, first_at: float) -> dict[str, float]:
-    now = time.perf_counter()
-    out = {"latency_s": round(now - started, 6)}
-    if first_at:
-        out["first_chunk_s"] = round(first_at - started, 6)
-    return out
-
-
-def _is_cancel(exc: BaseException) -> bool:
-    import asyncio
-
-    return isinstance(exc, (GeneratorExit, asyncio.CancelledError))
-
-
-async def _collect_input(inputs: AsyncIterator[Any], step: Runnable[Any, Any]) -> Any:
-    chunks = [c async for c in inputs]
-    if not chunks:
-        from ragstream.errors import InputError
-
-        raise InputError(f"{step.get_name()}: received no input")
-    return aggregate(chunks)
-
-
-async def _recording(inputs: AsyncIterator[Any], seen: list[Any], run: Run) -> AsyncIterator[Any]:
-    try:
-        async for chunk in inputs:
-            if run.pending_start:
-                run.start_now()
-            seen.append(chunk)
-            yield chunk
-    finally:
-        await aclose(inputs)
 
 
 def ensure_callable(fn: Any) -> Callable[..., Any]:
