@@ -29,15 +29,8 @@ from ragstream.errors import ConfigError, InputError
 from ragstream.messages import AIMessageChunk, BaseMessage
 from ragstream.models._base import BaseChatModel, input_messages
 from ragstream.models._fake import _cut_at_stop, split_tokens
-from ragstream.models._sentences import (
-    STOP_WORDS,
-    VERBS,
-    normalized,
-    noun_phrases,
-    sections,
-    terms,
-    words,
-)
+from ragstream.models._sentences import normalized, sections, terms, words
+from ragstream.models._standalone import question_focus, standalone_question
 
 __all__ = ["NO_ANSWER", "NO_DOCUMENTS", "ExtractiveChatModel", "standalone_question"]
 
@@ -62,6 +55,22 @@ _CACHED_VECTORS = 4096
 # A heading's words count for this much in each sentence under it: "Resources:" tells
 # what the bullets below it are, though none of them says "resources".
 _HEADING_WEIGHT = 0.75
+_HEADING_SCORE = 1.0
+# A word inside quotes is mentioned, not used ('labelled "offline extractive mode"').
+_QUOTED_DISCOUNT = 0.5
+_QUOTED = re.compile(r'"[^"]+"|“[^”]+”')
+# "Installing ragstream: see the installation guide." sends the reader elsewhere
+_POINTER = re.compile(
+    r"\bsee (?:also )?(?:the |our )?[\w\s-]{0,40}?\b(?:guide|section|chapter|documentation"
+    r"|docs|page|reference|below|above)\b", re.I)
+_QUOTE_ONLY = re.compile(r'^\s*(?:"[^"]*"|“[^”]*”|\'[^\']*\'|‘[^’]*’)[\s.!?:;,)]*$')
+# The score of a sentence that opens with what the question asks about is raised
+# by this factor: "ragstream is a Python library" answers "What is ragstream?".
+_LEAD_BONUS = 1.3
+_DEFINES_BONUS = 1.6
+_COVERAGE_POWER = 0.0
+_PHRASE_BONUS = 1.3
+_DEFINING = re.compile(r"\s(?:is|are|means|refers to|stands for)\s", re.I)
 
 _REWRITE_ASKED = re.compile(
     r"stand-?alone|reformulat|rephras|re-?write|re-?word|self-contained question", re.I
@@ -173,13 +182,16 @@ class ExtractiveChatModel(BaseChatModel):
         if self.embeddings is not None:
             scores = await self._cosine_scores(self.embeddings, question, candidates)
             floor = _MIN_COSINE if self.min_score is None else self.min_score
-            best = max(scores)
-            cutoff = max(floor, best - _COSINE_MARGIN)
-            relevant = [i for i, s in enumerate(scores) if s >= cutoff]
+            passing = _substantial([i for i, s in enumerate(scores) if s >= floor], candidates)
+            best = max((scores[i] for i in passing), default=0.0)
+            relevant = [i for i in passing if scores[i] >= best - _COSINE_MARGIN]
         else:
             scores, coverage = _lexical_scores(question, candidates)
             floor = _MIN_LEXICAL if self.min_score is None else self.min_score
-            passing = [i for i in range(len(candidates)) if coverage[i] >= floor and scores[i] > 0]
+            passing = _substantial(
+                [i for i in range(len(candidates)) if coverage[i] >= floor and scores[i] > 0],
+                candidates,
+            )
             best = max((scores[i] for i in passing), default=0.0)
             relevant = [i for i in passing if scores[i] >= _RELATIVE_BM25 * best]
         chosen = _select(sorted(relevant, key=lambda i: (-scores[i], i)), candidates,
@@ -249,42 +261,80 @@ class _Candidate:
     text: str
     key: str
     heading: str
+    # a few words, or a bare quoted phrase: an answer only when nothing else is
+    minor: bool = False
 
 
 def _candidates(passages: list[tuple[int, str]]) -> list[_Candidate]:
     out: list[_Candidate] = []
     seen: set[str] = set()
+    edges: list[int] = []  # the first and last sentence of each passage
     position = 0
     for marker, text in passages:
-        for heading, sentence in sections(text):
+        found = sections(text)
+        for n, (heading, sentence) in enumerate(found):
             key = normalized(sentence)
             if key in seen:  # overlapping chunks repeat sentences: cite the first
                 continue
             seen.add(key)
-            out.append(_Candidate(marker, position, sentence, key, heading))
+            if n in (0, len(found) - 1):
+                edges.append(len(out))
+            minor = len(set(terms(sentence))) < 3 or _QUOTE_ONLY.match(sentence) is not None \
+                or (_POINTER.search(sentence) is not None and len(words(sentence)) < 12)
+            out.append(_Candidate(marker, position, sentence, key, heading, minor))
             position += 1
-    return out
+    # a chunk may begin or end in the middle of a sentence that a neighbouring chunk
+    # holds whole: keep the whole one
+    cut = {i for i in edges
+           if any(j != i and out[i].key in c.key for j, c in enumerate(out))}
+    return [c for i, c in enumerate(out) if i not in cut]
+
+
+def _substantial(indices: list[int], candidates: list[_Candidate]) -> list[int]:
+    """``indices`` without the minor sentences, unless nothing else is left."""
+    return [i for i in indices if not candidates[i].minor] or indices
 
 
 def _lexical_scores(
     question: str, candidates: list[_Candidate]
 ) -> tuple[list[float], list[float]]:
     """BM25 of each sentence against the question, and the share of the question's
-    IDF weight that the sentence covers."""
+    IDF weight that the sentence covers.
+
+    Words under the sentence's heading count for less than its own words, words
+    inside quotes (a phrase mentioned, not used) for half, and a sentence that opens
+    with what the question asks about ("ragstream is ..." for "What is
+    ragstream?") gets a lead."""
     asked = set(terms(question))
     n = len(candidates)
     if not asked:
         return [0.0] * n, [0.0] * n
+    noun, phrase = question_focus(question)
+    focus = set(terms(noun or ""))
+    phrased = terms(phrase or "")
     counted: list[dict[str, float]] = []
-    lengths: list[int] = []
+    lengths: list[float] = []
     under: list[set[str]] = []
+    leads: list[float] = []
     for c in candidates:
-        own: dict[str, float] = dict(Counter(terms(c.text)))
-        lengths.append(int(sum(own.values())))
+        listed = terms(c.text)
+        own: dict[str, float] = dict(Counter(listed))
+        for quoted in _QUOTED.finditer(c.text):
+            for t in terms(quoted.group()):
+                if t in own:
+                    own[t] -= _QUOTED_DISCOUNT
+        lengths.append(len(listed))
         headed = set(terms(c.heading)) - own.keys()
         under.append(headed)
         own.update(dict.fromkeys(headed, _HEADING_WEIGHT))
         counted.append(own)
+        bonus = _PHRASE_BONUS if len(phrased) > 1 and _contains(listed, phrased) else 1.0
+        if focus and focus <= set(listed[: len(focus) + 2]):
+            # "A collection is a named set of chunks." defines what was asked about
+            verb = _DEFINING.search(c.text)
+            defines = verb is not None and set(terms(c.text[: verb.start()])) == focus
+            bonus *= _DEFINES_BONUS if defines else _LEAD_BONUS
+        leads.append(bonus)
     average = (sum(lengths) / n) or 1.0
     df = Counter(t for c in counted for t in c if t in asked)
     idf = {t: math.log(1.0 + (n - df[t] + 0.5) / (df[t] + 0.5)) for t in asked if df[t]}
@@ -294,14 +344,25 @@ def _lexical_scores(
     total = sum(idf.values()) * (1.0 + absent / len(idf)) if idf else 1.0
     scores: list[float] = []
     coverage: list[float] = []
-    for tf, length, headed in zip(counted, lengths, under, strict=True):
+    for tf, length, headed, lead in zip(counted, lengths, under, leads, strict=True):
         norm = _K1 * (1.0 - _B + _B * length / average)
-        matched = [t for t in idf if t in tf]
-        scores.append(sum(idf[t] * tf[t] * (_K1 + 1.0) / (tf[t] + norm) for t in matched))
-        coverage.append(
-            sum(idf[t] * (_HEADING_WEIGHT if t in headed else 1.0) for t in matched) / total
-        )
+        score = 0.0
+        covered = 0.0
+        for t in idf:
+            if t in headed:
+                score += idf[t] * _HEADING_SCORE * (_K1 + 1.0) / (1.0 + norm)
+                covered += idf[t] * _HEADING_WEIGHT
+            elif t in tf:
+                score += idf[t] * tf[t] * (_K1 + 1.0) / (tf[t] + norm)
+                covered += idf[t] * min(1.0, tf[t])
+        scores.append(score * lead * (covered / total) ** _COVERAGE_POWER)
+        coverage.append(covered / total)
     return scores, coverage
+
+
+def _contains(listed: list[str], phrase: list[str]) -> bool:
+    n = len(phrase)
+    return any(listed[i:i + n] == phrase for i in range(len(listed) - n + 1))
 
 
 async def _no_vectors() -> list[list[float]]:
@@ -366,188 +427,3 @@ def _context_passages(text: str) -> list[str]:
     """Blank-line separated passages, leaving out instructions addressed to the model."""
     passages = (p.strip() for p in re.split(r"\n[ \t]*\n", text))
     return [p for p in passages if p and not _INSTRUCTION.search(p)]
-
-
-# --- rewrite: a standalone question from a follow-up --------------------------------
-
-_PRONOUNS = frozenset({"it", "they", "them", "this", "that", "these", "those"})
-_POSSESSIVES = frozenset({"its", "their"})
-# "is it possible to ..." and the like: an "it" that points at nothing
-_EXPLETIVE_NEXT = frozenset(
-    {
-        "possible", "necessary", "true", "important", "better", "best", "hard", "easy", "worth",
-        "likely", "ok", "okay", "fine", "enough", "safe", "wise", "useful", "allowed"
-    }
-)
-# "this approach" refers back as surely as "this" does
-_GENERIC_NOUNS = frozenset(
-    {
-        "approach", "approaches", "method", "methods", "technique", "techniques", "idea", "ideas",
-        "concept", "concepts", "process", "processes", "thing", "things", "one", "ones", "topic",
-        "strategy", "strategies", "way", "ways", "algorithm", "algorithms", "framework",
-        "frameworks", "pattern", "patterns", "system", "systems", "tool", "tools", "model",
-        "models", "step", "steps"
-    }
-)
-_FOLLOW_UPS = {
-    "example": "of", "examples": "of", "elaborate": "on", "expand": "on",
-    "more": "about", "details": "about", "detail": "about", "else": "about",
-}
-_AUXILIARIES = frozenset(
-    {
-        "is", "are", "was", "were", "be", "do", "does", "did", "can", "could", "should", "would",
-        "will", "has", "have", "had", "i", "we", "you"
-    }
-)
-_FOLLOW_UP_TERMS = frozenset(terms(" ".join(_FOLLOW_UPS)))
-_WORD_OR_MARK = re.compile(r"[^\W_]+(?:['’\-][^\W_]+)*|[^\w\s]")
-_SUBJECT_PATTERNS = [
-    re.compile(p, re.I) for p in (
-        r"^\s*(?:what|who)(?:['’]s|\s+(?:is|are|was|were))\s+(?P<s>.+)",
-        r"^\s*(?:can you\s+|could you\s+|please\s+)?(?:tell me|talk|teach me|learn)\s+"
-        r"(?:more\s+|a bit\s+)?about\s+(?P<s>.+)",
-        r"^\s*(?:can you\s+|could you\s+|please\s+)?(?:explain|describe|define|summari[sz]e)"
-        r"\s+(?P<s>.+)",
-        r"^\s*what do you know about\s+(?P<s>.+)",
-        r"^\s*how\s+(?:does|do|did|can|could|should|would|will|is|are)\s+(?P<s>.+)",
-        r"^\s*why\s+(?:is|are|does|do|should|would)\s+(?P<s>.+)",
-    )
-]
-
-
-def standalone_question(question: str, history: Sequence[BaseMessage]) -> str:
-    """``question`` with what it points back to in ``history`` spelled out.
-
-    >>> from ragstream.messages import HumanMessage, AIMessage
-    >>> standalone_question("What are some common ways of doing it?", [
-    ...     HumanMessage("What is task decomposition?"),
-    ...     AIMessage("Task decomposition breaks a task into steps.")])
-    'What are some common ways of doing task decomposition?'
-    """
-    if not history:
-        return question
-    subject = _subject(history)
-    if subject is None or set(terms(subject)) <= set(terms(question)):
-        return question
-    return _resolve(question, subject) or question
-
-
-def _subject(history: Sequence[BaseMessage]) -> str | None:
-    """What the conversation is about: the subject of the latest question that names
-    one, else the most salient phrase of the latest answer."""
-    humans = [m.content for m in reversed(history) if m.type == "human"]
-    answers = [m.content for m in reversed(history) if m.type != "human"]
-    for text in humans[:1]:
-        if found := _asked_about(text):
-            return found
-    for text in answers[:1]:
-        if found := _salient(text, " ".join(m.content for m in history)):
-            return found
-    for text in humans[1:]:
-        if found := _asked_about(text):
-            return found
-    for text in humans:
-        if found := _salient(text, text):
-            return found
-    return None
-
-
-def _asked_about(question: str) -> str | None:
-    for pattern in _SUBJECT_PATTERNS:
-        m = pattern.match(question)
-        if m:
-            return _trim_subject(m.group("s"))
-    return None
-
-
-def _trim_subject(text: str) -> str | None:
-    """The noun phrase a question pattern captured, cut before its verb."""
-    kept: list[re.Match[str]] = []
-    for tok in _WORD_OR_MARK.finditer(text):
-        w = tok.group().lower()
-        if not w[0].isalnum() or w in VERBS or w in _PRONOUNS or w in _POSSESSIVES \
-                or w in _AUXILIARIES:
-            break
-        kept.append(tok)
-    while kept and kept[-1].group().lower() in STOP_WORDS:
-        kept.pop()  # "vector databases for" -> "vector databases"
-    if not kept or len(kept) > 8:
-        return None
-    subject = text[kept[0].start(): kept[-1].end()]
-    return subject if terms(subject) else None
-
-
-def _salient(text: str, everything: str) -> str | None:
-    """The noun phrase whose words recur most in ``text`` (the first one wins ties,
-    and a phrase that opens the text, its likely subject, gets a head start)."""
-    counts = Counter(terms(text))
-    best: tuple[float, str] | None = None
-    for first_word, phrase in noun_phrases(text):
-        phrase_terms = terms(phrase)
-        if not phrase_terms:
-            continue
-        score = sum(counts[t] for t in phrase_terms) / len(phrase_terms)
-        score += 2.0 if first_word == 0 else 0.0
-        if best is None or score > best[0]:
-            best = (score, phrase)
-    if best is None:
-        return None
-    phrase = best[1]
-    head = phrase.split()[0]
-    # a sentence-initial capital is not part of the name: "Task decomposition ..."
-    if head[:1].isupper() and head[1:].islower() and \
-            re.search(rf"\b{re.escape(head.lower())}\b", everything):
-        phrase = phrase[0].lower() + phrase[1:]
-    return phrase
-
-
-def _resolve(question: str, subject: str) -> str | None:
-    tokens = list(_WORD_OR_MARK.finditer(question))
-    lowered = [t.group().lower() for t in tokens]
-    for i, w in enumerate(lowered):
-        nxt = lowered[i + 1] if i + 1 < len(lowered) else ""
-        prev = lowered[i - 1] if i else ""
-        after = lowered[i + 2] if i + 2 < len(lowered) else ""
-        if w in {"it", "they", "them"}:
-            if w == "it" and nxt in _EXPLETIVE_NEXT and after in {"to", "that", "for"}:
-                continue
-            return _splice(question, tokens[i].start(), tokens[i].end(), subject)
-        if w in {"this", "that", "these", "those"}:
-            if nxt in _GENERIC_NOUNS:
-                return _splice(question, tokens[i].start(), tokens[i + 1].end(), subject)
-            if _is_content(nxt) and not (prev in _AUXILIARIES and not _is_content(after)):
-                continue  # a determiner: "that library" names something new
-            if w == "that" and prev not in _AUXILIARIES and (
-                _is_content(prev) or nxt in VERBS or nxt in _AUXILIARIES
-            ):
-                continue  # a relative pronoun: "the tools that help"
-            return _splice(question, tokens[i].start(), tokens[i].end(), subject)
-        if w in _POSSESSIVES:
-            j = i + 1
-            while j < len(lowered) and _is_content(lowered[j]):
-                j += 1
-            if j > i + 1:
-                owned = question[tokens[i + 1].start(): tokens[j - 1].end()]
-                return _splice(question, tokens[i].start(), tokens[j - 1].end(),
-                               f"the {owned} of {subject}")
-    return _complete_ellipsis(question, lowered, subject)
-
-
-def _complete_ellipsis(question: str, lowered: list[str], subject: str) -> str | None:
-    """"Any examples?" -> "Any examples of task decomposition?"."""
-    cue = next((w for w in reversed(lowered) if w in _FOLLOW_UPS), None)
-    if cue is None or len(words(question)) > 6:
-        return None
-    if not set(terms(question)) <= _FOLLOW_UP_TERMS:
-        return None
-    body = question.rstrip()
-    tail = len(body) - len(body.rstrip("?.!"))
-    return f"{body[:len(body) - tail]} {_FOLLOW_UPS[cue]} {subject}{body[len(body) - tail:]}"
-
-
-def _is_content(word: str) -> bool:
-    return bool(word) and word[0].isalnum() and word not in STOP_WORDS and word not in VERBS
-
-
-def _splice(text: str, start: int, end: int, replacement: str) -> str:
-    return text[:start] + replacement + text[end:]
