@@ -5,12 +5,13 @@
     ragstream chat                 a session with history (--session NAME resumes)
     ragstream sessions             list, show, delete chat sessions
     ragstream collections          list, show, delete collections
+    ragstream traces               the runs tracing recorded (RAGSTREAM_TRACING=1); show one
     ragstream config               the effective configuration and where it came from
     ragstream serve                the HTTP server and chat page
     ragstream sample-path          the folder of the sample documentation
 
 Exit codes: 0 success, 1 error, 2 usage error, 3 some sources failed to
-ingest, 4 no such collection (or it is empty) or session, 130 interrupted.
+ingest, 4 no such collection (or it is empty), session or trace, 130 interrupted.
 
 Only click is imported to show ``--help``; each command imports what it needs.
 """
@@ -25,6 +26,7 @@ from ragstream.cli._base import MainGroup, common_options
 from ragstream.cli._chat import chat
 from ragstream.cli._ingest import ingest
 from ragstream.cli._manage import collections, config, sample_path, serve, sessions
+from ragstream.cli._traces import traces
 
 __all__ = ["main"]
 
@@ -45,5 +47,5 @@ def main() -> None:
     """
 
 
-for command in (ingest, ask, chat, sessions, collections, config, serve, sample_path):
+for command in (ingest, ask, chat, sessions, collections, traces, config, serve, sample_path):
     main.add_command(command)

@@ -62,7 +62,7 @@ def _observer_from_env() -> Observer | None:
     on = on or os.environ.get("LANGCHAIN_TRACING_V2", "").strip().lower() == "true"
     if not on:
         return None
-    from ragstream.tracing import tracer_from_env  # type: ignore[import-not-found]
+    from ragstream.tracing import tracer_from_env
 
     observer: Observer | None = tracer_from_env()
     return observer
