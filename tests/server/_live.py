@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import uvicorn
 
-from ragstream.app import RagApp
+from ragstream.app import CollectionInfo, NoDocumentsError, RagApp
 from ragstream.chains import create_conversational_rag_chain
 from ragstream.config import Settings
 from ragstream.core import Runnable
@@ -26,7 +26,7 @@ from ragstream.errors import ModelHTTPError
 from ragstream.messages import AIMessageChunk, BaseMessage
 from ragstream.models import BaseChatModel
 from ragstream.retrievers import BaseRetriever
-from ragstream.testing import FakeChatModel
+from ragstream.testing import FakeChatModel, FakeEmbeddings
 
 SECRET = "sk-test-SECRET-0123456789"
 
@@ -217,7 +217,8 @@ class FailingModel(BaseChatModel):
 
 class FakeRagApp(RagApp):
     """The real ``RagApp`` turn logic and SQLite history over a scripted model
-    and a keyword retriever."""
+    and a keyword retriever; its collection is the retriever's documents
+    (``exists=False`` makes it unknown until something is ingested)."""
 
     def __init__(
         self,
@@ -229,12 +230,16 @@ class FakeRagApp(RagApp):
         model: Runnable[Any, Any] | None = None,
         retriever: BaseRetriever | None = None,
         label: str = "fake model",
+        exists: bool = True,
     ) -> None:
         super().__init__(Settings(home=home, collection="test", model="fake"))
         self.answer_model = model or FakeChatModel(answer, delay=delay)
         self.rewrite_model = FakeChatModel(rewrite, delay=delay)
-        self.retriever = retriever or KeywordRetriever(CORPUS)
+        self.docs_retriever = retriever or KeywordRetriever(CORPUS)
         self.label = label
+        self.exists = exists
+        self.checks = 0
+        self._embeddings = FakeEmbeddings(size=16)
         from ragstream.history import SQLiteChatHistory
 
         self._history = SQLiteChatHistory(home / "history.db")
@@ -251,8 +256,27 @@ class FakeRagApp(RagApp):
     def chain(self, collection: str | None = None, *, k: int | None = None
               ) -> Runnable[Any, Any]:
         return create_conversational_rag_chain(
-            self.answer_model, self.retriever, rewrite_llm=self.rewrite_model
+            self.answer_model, self.docs_retriever, rewrite_llm=self.rewrite_model
         )
+
+    def retriever(self, collection: str | None = None, *, k: int | None = None
+                  ) -> Runnable[str, list[Document]]:
+        return self.docs_retriever
+
+    def _docs(self) -> list[Document]:
+        return list(getattr(self.docs_retriever, "docs", CORPUS))
+
+    async def acheck_collection(self, name: str | None = None) -> CollectionInfo:
+        self.checks += 1
+        name = name or self.settings.collection
+        docs = self._docs()
+        if not self.exists or not docs:
+            raise NoDocumentsError(name, exists=self.exists, where=str(self.settings.home))
+        sources = {str(d.metadata.get("source")) for d in docs}
+        return CollectionInfo(name, len(docs), len(sources), None)
+
+    async def acollection_sources(self, name: str | None = None) -> list[str]:
+        return sorted({str(d.metadata.get("source")) for d in self._docs()})
 
     async def aingest(self, sources: Sequence[str], *, on_progress: Any = None,
                       url_guard: Any = None) -> dict[str, Any]:
@@ -274,9 +298,24 @@ class FakeRagApp(RagApp):
                 on_progress({"stage": "embed", "done": i, "total": len(docs),
                              "source": doc.metadata.get("source")})
         self.ingested.extend(docs)
-        if isinstance(self.retriever, KeywordRetriever):
-            self.retriever.docs.extend(docs)
+        if docs:
+            self.exists = True
+        if isinstance(self.docs_retriever, KeywordRetriever):
+            self.docs_retriever.docs.extend(docs)
         if on_progress:
             on_progress({"stage": "done", "done": total, "total": total, "source": None})
         return {"added": len(docs), "skipped": 0, "failed": len(failures),
                 "failures": failures}
+
+
+def wait_ready(url: str, *, timeout: float = 20.0) -> dict[str, Any]:
+    """Poll ``/readyz`` until the server's warm-up has finished; its body."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = httpx.get(f"{url}/readyz", timeout=5)
+        if response.status_code == 200:
+            body: dict[str, Any] = response.json()
+            return body
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the server did not warm up: {response.text}")
+        time.sleep(0.02)

@@ -17,9 +17,18 @@ from ragstream.server._routes import add_routes, registry_of
 from ragstream.server._security import security_middleware
 from ragstream.server._sse import StreamRegistry
 
-__all__ = ["create_app", "on_shutdown"]
+__all__ = ["create_app", "on_shutdown", "on_startup"]
 
 ShutdownHook = Callable[[], Awaitable[None]]
+StartupHook = Callable[[], None]
+
+
+def on_startup(app: Starlette, hook: StartupHook) -> None:
+    """Call ``hook`` in the app's loop when it starts; it must not wait (start a
+    task for longer work), so the app is serving at once."""
+    hooks: list[StartupHook] = getattr(app.state, "startup_hooks", None) or []
+    hooks.append(hook)
+    app.state.startup_hooks = hooks
 
 
 def on_shutdown(app: Starlette, hook: ShutdownHook) -> None:
@@ -32,6 +41,8 @@ def on_shutdown(app: Starlette, hook: ShutdownHook) -> None:
 @contextlib.asynccontextmanager
 async def _lifespan(app: Starlette) -> AsyncIterator[None]:
     app.state.event_streams = StreamRegistry()  # fresh for each run of the app
+    for start in getattr(app.state, "startup_hooks", None) or []:
+        start()
     yield
     await registry_of(app).aclose()
     for hook in getattr(app.state, "shutdown_hooks", None) or []:
@@ -40,6 +51,16 @@ async def _lifespan(app: Starlette) -> AsyncIterator[None]:
 
 async def _healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok", "open_streams": len(registry_of(request.app))})
+
+
+async def _readyz(request: Request) -> Response:
+    warmup = getattr(request.app.state, "warmup", None)
+    if warmup is None:
+        return JSONResponse({"status": "ready", "warmup": None})
+    if warmup.ready:
+        return JSONResponse({"status": "ready", "warmup": warmup.to_dict()})
+    return JSONResponse({"status": "warming_up", "warmup": warmup.to_dict()}, status_code=503,
+                        headers={"retry-after": "1"})
 
 
 def create_app(
@@ -54,9 +75,10 @@ def create_app(
     output_schema: dict[str, Any] | None = None,
 ) -> Starlette:
     """An ASGI app serving ``runnable`` (if given) at ``path`` with the routes of
-    ``add_routes``, plus ``GET /healthz``.
+    ``add_routes``, plus ``GET /healthz`` (the server is up) and ``GET /readyz``
+    (200 once the warm-up, if any, has finished; 503 before).
 
-    With ``api_key`` every route but the health check and the page's files
+    With ``api_key`` every route but the health checks and the page's files
     requires ``Authorization: Bearer <api_key>``, checked before the body is
     read. CORS answers only the listed ``cors_origins``. Request bodies over
     ``max_body_bytes`` are refused with 413.
@@ -66,7 +88,8 @@ def create_app(
     >>> # uvicorn.run(app, host="127.0.0.1", port=8000)
     """
     app = Starlette(
-        routes=[Route("/healthz", _healthz, methods=["GET"])],
+        routes=[Route("/healthz", _healthz, methods=["GET"]),
+                Route("/readyz", _readyz, methods=["GET"])],
         middleware=security_middleware(api_key=api_key, cors_origins=cors_origins),
         lifespan=_lifespan,
     )

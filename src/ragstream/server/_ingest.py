@@ -11,6 +11,9 @@
   then ``end``. A listener that connects late gets the events so far first.
 
 Jobs run one at a time in the server's loop; the last ``MAX_JOBS`` are kept.
+When a job ends, ``on_done`` is called before its last event is sent (the
+server checks its collection again), so a client that asks a question once
+it sees ``done`` is answered from what was ingested.
 """
 
 from __future__ import annotations
@@ -120,9 +123,10 @@ class _Job:
 
 class _IngestRoutes:
     def __init__(self, rag_app: Any, *, url_guard: URLGuard | None, max_body_bytes: int,
-                 keepalive: float | None) -> None:
+                 keepalive: float | None, on_done: Callable[[], None] | None) -> None:
         self.rag = rag_app
         self.guard = url_guard
+        self.on_done = on_done
         self.max_body = max_body_bytes
         self.keepalive = keepalive
         self.jobs: OrderedDict[str, _Job] = OrderedDict()
@@ -176,16 +180,23 @@ class _IngestRoutes:
                     job.urls, on_progress=job.progress, url_guard=self.guard
                 )
         except asyncio.CancelledError:
+            self._done()
             job.error = "the server shut down before the job finished"
             job.finish("cancelled", "error", {"status_code": 503, "message": job.error})
             raise
         except Exception as exc:
+            self._done()  # a failed job may still have stored some sources
             error = public_error(exc)
             job.error = error.message
             job.finish("failed", "error", {"status_code": error.status, "message": error.message})
             return
+        self._done()
         job.report = _report_json(report)
         job.finish("done", "done", job.report)
+
+    def _done(self) -> None:
+        if self.on_done is not None:
+            self.on_done()
 
     def _job(self, request: Request) -> _Job:
         job = self.jobs.get(request.path_params["job_id"])
@@ -244,12 +255,13 @@ def _report_json(report: Any) -> Any:
 
 
 def ingest_routes(
-    rag_app: Any, *, url_guard: URLGuard | None, max_body_bytes: int, keepalive: float | None
+    rag_app: Any, *, url_guard: URLGuard | None, max_body_bytes: int, keepalive: float | None,
+    on_done: Callable[[], None] | None = None,
 ) -> tuple[list[Route], Callable[[], Any]]:
     """The ingest routes over ``rag_app``, and the coroutine function that cancels
-    running jobs at shutdown."""
+    running jobs at shutdown. ``on_done()`` is called as each job ends."""
     handler = _IngestRoutes(rag_app, url_guard=url_guard, max_body_bytes=max_body_bytes,
-                            keepalive=keepalive)
+                            keepalive=keepalive, on_done=on_done)
     routes = [
         Route("/ingest", handler.start, methods=["POST"]),
         Route("/ingest/{job_id}", handler.status, methods=["GET"]),

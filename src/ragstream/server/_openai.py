@@ -6,7 +6,11 @@ the answer streams as ``chat.completion.chunk`` objects; the last one (the
 one with ``finish_reason``) carries the retrieved documents in an extra
 ``sources`` field, as does the whole response without streaming. ``GET
 /v1/models`` lists the one served model. Errors use OpenAI's error body, so
-the official ``openai`` client raises its usual exceptions.
+the official ``openai`` client raises its usual exceptions. While the
+collection holds no documents a question is refused: 409 with code
+``no_documents``, or, streaming, one error chunk with that code. File sources
+are shown as the server's ``ServedCollection`` labels them (relative to the
+collection's files), never as the server's own paths.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from starlette.routing import Route
 
 from ragstream.errors import InputError
 from ragstream.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from ragstream.server._collection import ServedCollection
 from ragstream.server._errors import HTTPProblem, public_error
 from ragstream.server._requests import read_json
 from ragstream.server._routes import registry_of
@@ -111,9 +116,10 @@ def parse_messages(raw: Any) -> tuple[str, list[BaseMessage]]:
 
 
 class _OpenAIRoutes:
-    def __init__(self, rag_app: Any, *, model_id: str, max_body_bytes: int,
-                 keepalive: float | None) -> None:
+    def __init__(self, rag_app: Any, *, collection: ServedCollection, model_id: str,
+                 max_body_bytes: int, keepalive: float | None) -> None:
         self.rag = rag_app
+        self.collection = collection
         self.model_id = model_id
         self.max_body = max_body_bytes
         self.keepalive = keepalive
@@ -172,15 +178,16 @@ class _OpenAIRoutes:
         except Exception as exc:
             return _problem(exc)
         completion_id = f"chatcmpl-{secrets.token_hex(12)}"
-        turn = self.rag.astream_turn(question, chat_history=history)
         if stream:
             return EventStream(
-                self._chunks(turn, completion_id, include_usage),
+                self._chunks(question, history, completion_id, include_usage),
                 on_error=_error_frame, on_shutdown=_SHUTDOWN,
                 keepalive=self.keepalive, registry=registry_of(request.app),
             )
         try:
-            done, sources = await until_disconnect(request.receive, _collect(turn))
+            await self.collection.require_documents()
+            turn = self.rag.astream_turn(question, chat_history=history)
+            done, sources = await until_disconnect(request.receive, self._collect(turn))
         except ClientGone:
             return Response(status_code=499)
         except Exception as exc:
@@ -200,9 +207,15 @@ class _OpenAIRoutes:
             body["usage"] = usage
         return JSONResponse(body)
 
+    def _cards(self, documents: list[Any]) -> list[dict[str, Any]]:
+        return [source_card(d, rank=i + 1, show_source=self.collection.label)
+                for i, d in enumerate(documents)]
+
     async def _chunks(
-        self, turn: AsyncIterator[dict[str, Any]], completion_id: str, include_usage: bool
+        self, question: str, history: list[BaseMessage], completion_id: str, include_usage: bool
     ) -> AsyncIterator[bytes]:
+        await self.collection.require_documents()
+        turn = self.rag.astream_turn(question, chat_history=history)
         created = int(time.time())
 
         def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
@@ -222,8 +235,7 @@ class _OpenAIRoutes:
                 if kind == "token":
                     yield chunk({"content": event["text"]})
                 elif kind == "sources":
-                    sources = [source_card(d, rank=i + 1)
-                               for i, d in enumerate(event["documents"])]
+                    sources = self._cards(event["documents"])
                 elif kind == "done":
                     yield chunk({}, "stop", sources=sources,
                                 model_label=event.get("model", self.rag.model_label))
@@ -236,22 +248,23 @@ class _OpenAIRoutes:
                                                "total_tokens": 0},
                         })
         finally:
-            await turn.aclose()  # type: ignore[attr-defined]
+            await turn.aclose()
         yield frame(None, raw="[DONE]")
 
 
-async def _collect(turn: AsyncIterator[dict[str, Any]]) -> tuple[dict[str, Any], list[Any]]:
-    done: dict[str, Any] = {}
-    sources: list[dict[str, Any]] = []
-    try:
-        async for event in turn:
-            if event["type"] == "sources":
-                sources = [source_card(d, rank=i + 1) for i, d in enumerate(event["documents"])]
-            elif event["type"] == "done":
-                done = dict(event)
-    finally:
-        await turn.aclose()  # type: ignore[attr-defined]
-    return done, sources
+    async def _collect(self, turn: AsyncIterator[dict[str, Any]]
+                       ) -> tuple[dict[str, Any], list[Any]]:
+        done: dict[str, Any] = {}
+        sources: list[dict[str, Any]] = []
+        try:
+            async for event in turn:
+                if event["type"] == "sources":
+                    sources = self._cards(event["documents"])
+                elif event["type"] == "done":
+                    done = dict(event)
+        finally:
+            await turn.aclose()  # type: ignore[attr-defined]
+        return done, sources
 
 
 def _usage(usage: Any) -> dict[str, int] | None:
@@ -265,9 +278,11 @@ def _usage(usage: Any) -> dict[str, int] | None:
 
 def _error_frame(exc: BaseException) -> bytes:
     error = public_error(exc)
-    kind = "invalid_request_error" if isinstance(exc, InputError) else "server_error"
+    kind = "invalid_request_error" if isinstance(exc, InputError) or error.status < 500 \
+        else "server_error"
+    code = exc.code if isinstance(exc, HTTPProblem) and exc.code else error.status
     return frame(None, {"error": {"message": error.message, "type": kind,
-                                  "param": None, "code": error.status}})
+                                  "param": None, "code": code}})
 
 
 _SHUTDOWN = frame(None, {"error": {"message": "the server is shutting down; try again",
@@ -275,11 +290,12 @@ _SHUTDOWN = frame(None, {"error": {"message": "the server is shutting down; try 
 
 
 def openai_routes(
-    rag_app: Any, *, model_id: str, max_body_bytes: int, keepalive: float | None
+    rag_app: Any, *, collection: ServedCollection, model_id: str, max_body_bytes: int,
+    keepalive: float | None,
 ) -> list[Route]:
     """The routes of the OpenAI-compatible API over ``rag_app``."""
-    handler = _OpenAIRoutes(rag_app, model_id=model_id, max_body_bytes=max_body_bytes,
-                            keepalive=keepalive)
+    handler = _OpenAIRoutes(rag_app, collection=collection, model_id=model_id,
+                            max_body_bytes=max_body_bytes, keepalive=keepalive)
     return [
         Route("/v1/chat/completions", handler.completions, methods=["POST"]),
         Route("/v1/models", handler.models, methods=["GET"]),

@@ -20,7 +20,7 @@ URL, key or anything else).
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Literal
 
 from starlette.requests import Request
@@ -135,8 +135,10 @@ class _RunnableRoutes:
         max_body_bytes: int | None,
         keepalive: float | None,
         prepare_input: Callable[[Any], Any] | None,
+        before_run: Callable[[], Awaitable[None]] | None,
     ) -> None:
         self.runnable = runnable
+        self.before_run = before_run
         self.input_schema = input_schema
         self.output_schema = output_schema
         self.max_body = max_body_bytes
@@ -169,9 +171,14 @@ class _RunnableRoutes:
         value = self._input(body["input"], ("body", "input"))
         return value, _client_config(body.get("config")), body
 
+    async def _ready(self) -> None:
+        if self.before_run is not None:
+            await self.before_run()
+
     async def invoke(self, request: Request) -> Response:
         try:
             value, config, _ = await self._single(request)
+            await self._ready()
             run_id = str(uuid.uuid4())
             output = await until_disconnect(
                 request.receive, self.runnable.ainvoke(value, config or None)
@@ -211,6 +218,7 @@ class _RunnableRoutes:
                 configs = [_client_config(c, loc=f"config[{i}]") for i, c in enumerate(raw_config)]
             else:
                 configs = [_client_config(raw_config)] * len(inputs)
+            await self._ready()
             run_ids = [str(uuid.uuid4()) for _ in inputs]
             outputs = await until_disconnect(request.receive, self._run_batch(inputs, configs))
         except ClientGone:
@@ -247,6 +255,7 @@ class _RunnableRoutes:
         runnable = self.runnable
 
         async def frames() -> AsyncIterator[bytes]:
+            await self._ready()
             yield frame("metadata", {"run_id": run_id})
             async for chunk in runnable.astream(value, config or None):
                 yield frame("data", chunk)
@@ -276,6 +285,7 @@ class _RunnableRoutes:
 
         async def frames() -> AsyncIterator[bytes]:
             try:
+                await self._ready()
                 async for event in events:
                     yield frame("data", event)
             finally:
@@ -307,6 +317,7 @@ def add_routes(
     max_body_bytes: int | None = None,
     keepalive: float | None = 15.0,
     prepare_input: Callable[[Any], Any] | None = None,
+    before_run: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
     """Serve ``runnable`` under ``path`` of a Starlette (or FastAPI) ``app`` with the
     routes LangServe's ``RemoteRunnable`` calls.
@@ -315,8 +326,11 @@ def add_routes(
     ``create_app``, else 1 MiB) are refused with 413. ``input_schema`` (a JSON
     Schema) is checked on every input and served at
     ``{path}/input_schema``; ``prepare_input`` turns a checked, decoded input
-    into what the runnable takes. Streams send a ``: ping`` comment after
-    ``keepalive`` idle seconds.
+    into what the runnable takes. ``before_run()`` is awaited before each run,
+    once the request is read: what it raises answers the request as a failed
+    run would (an error status, or a stream's ``error`` event), so it can
+    refuse runs while the runnable cannot answer. Streams send a ``: ping``
+    comment after ``keepalive`` idle seconds.
 
     >>> from starlette.applications import Starlette
     >>> from ragstream.testing import FakeChatModel
@@ -333,6 +347,7 @@ def add_routes(
         max_body_bytes=max_body_bytes,
         keepalive=keepalive,
         prepare_input=prepare_input,
+        before_run=before_run,
     )
     router = getattr(app, "router", None)
     if router is None:

@@ -73,7 +73,12 @@ def serve(
 def run_server(settings: Settings, *, rag_app: RagApp | None = None) -> None:
     """What ``ragstream serve`` runs: the RAG app named by ``settings`` (host,
     port, api_key, cors_origins, allow_private_urls, collection, k, model) at
-    ``http://host:port/``, until SIGINT/SIGTERM."""
+    ``http://host:port/``, until SIGINT/SIGTERM.
+
+    It starts serving at once and warms up in the background (``/readyz``);
+    a collection with no documents is named in a warning, and questions get
+    409 until it has some. File sources are shown relative to the
+    collection's files."""
     from ragstream.server._rag import create_rag_server
 
     if rag_app is None:

@@ -2,7 +2,7 @@
 
 Auth is a plain ASGI middleware, so the token is checked from the headers
 before any route reads the body. The chat page's own files and the health
-check stay public (they hold no data); the page asks for the key when an API
+checks stay public (they hold no data); the page asks for the key when an API
 call answers 401. CORS is off unless origins are listed.
 """
 
@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 __all__ = ["BearerAuth", "parse_origins", "security_middleware", "select_url_guard"]
 
-PUBLIC_PATHS = frozenset({"/", "/healthz", "/favicon.ico"})
+PUBLIC_PATHS = frozenset({"/", "/healthz", "/readyz", "/favicon.ico"})
 PUBLIC_PREFIXES = ("/static/",)
 
 

@@ -14,7 +14,7 @@ import dataclasses
 import json
 import math
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from pathlib import PurePath
 from typing import Any
@@ -135,9 +135,13 @@ def _message(kind: str, value: Mapping[str, Any]) -> BaseMessage:
 _SNIPPET = 280
 
 
-def source_card(doc: Document, *, rank: int) -> dict[str, Any]:
+def source_card(
+    doc: Document, *, rank: int, show_source: Callable[[str], str] | None = None
+) -> dict[str, Any]:
     """What the chat page and the OpenAI route show of a retrieved document:
-    title, link (only for http(s) sources), snippet and score when known."""
+    title, link (only for http(s) sources), snippet and score when known.
+    ``show_source`` turns the document's source into what the client is shown
+    (a file path relative to the collection's files, say)."""
     meta = doc.metadata or {}
     source = str(meta.get("source") or "")
     link = source if urlsplit(source).scheme in ("http", "https") else None
@@ -153,7 +157,7 @@ def source_card(doc: Document, *, rank: int) -> dict[str, Any]:
         "rank": rank,
         "id": doc.id,
         "title": title.strip(),
-        "source": source or None,
+        "source": (show_source(source) if show_source else source) if source else None,
         "link": link,
         "snippet": snippet,
         "score": float(score) if isinstance(score, int | float) else None,

@@ -7,7 +7,9 @@
   ``rewrite`` (a token of the rewritten question), ``query``, ``sources``
   (cards), ``token`` (a token of the answer), ``done``; or ``error``; then
   ``end``. A client that goes away (the page's Stop button) cancels the turn;
-  what was answered so far is kept in the session, marked incomplete.
+  what was answered so far is kept in the session, marked incomplete. While
+  the collection holds no documents the stream is one ``error`` event
+  (``status_code`` 409), and nothing is saved in the session.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ragstream.errors import InputError
+from ragstream.server._collection import ServedCollection
 from ragstream.server._errors import HTTPProblem
 from ragstream.server._requests import read_json
 from ragstream.server._routes import error_frame, problem_response, registry_of
@@ -54,8 +57,10 @@ def _message_json(message: Any) -> dict[str, Any]:
 
 
 class _SessionRoutes:
-    def __init__(self, rag_app: Any, *, max_body_bytes: int, keepalive: float | None) -> None:
+    def __init__(self, rag_app: Any, *, collection: ServedCollection, max_body_bytes: int,
+                 keepalive: float | None) -> None:
         self.rag = rag_app
+        self.collection = collection
         self.max_body = max_body_bytes
         self.keepalive = keepalive
 
@@ -112,6 +117,7 @@ class _SessionRoutes:
         )
 
     async def _turn(self, question: str, session_id: str) -> AsyncIterator[bytes]:
+        await self.collection.require_documents()
         yield frame("session", {"session_id": session_id, "model": self.rag.model_label})
         turn = self.rag.astream_turn(question, session_id=session_id)
         try:
@@ -120,7 +126,8 @@ class _SessionRoutes:
                 if kind in ("rewrite", "query", "token"):
                     yield frame(kind, {"text": event["text"]})
                 elif kind == "sources":
-                    cards = [source_card(d, rank=i + 1) for i, d in enumerate(event["documents"])]
+                    cards = [source_card(d, rank=i + 1, show_source=self.collection.label)
+                             for i, d in enumerate(event["documents"])]
                     yield frame("sources", {"sources": cards})
                 elif kind == "done":
                     yield frame("done", {k: v for k, v in event.items() if k != "type"})
@@ -129,9 +136,12 @@ class _SessionRoutes:
         yield frame("end")
 
 
-def session_routes(rag_app: Any, *, max_body_bytes: int, keepalive: float | None) -> list[Route]:
+def session_routes(
+    rag_app: Any, *, collection: ServedCollection, max_body_bytes: int, keepalive: float | None
+) -> list[Route]:
     """The session and chat-turn routes over ``rag_app``."""
-    handler = _SessionRoutes(rag_app, max_body_bytes=max_body_bytes, keepalive=keepalive)
+    handler = _SessionRoutes(rag_app, collection=collection, max_body_bytes=max_body_bytes,
+                             keepalive=keepalive)
     return [
         Route("/sessions", handler.list, methods=["GET"]),
         Route("/sessions/{session_id:path}", handler.get, methods=["GET"]),

@@ -192,7 +192,10 @@ function renderSources(cards) {
     if (card.source && !card.link) {
       const src = document.createElement("div");
       src.className = "source-path muted";
-      src.textContent = card.source.split(/[\\/]/).slice(-2).join("/");
+      // the server shows files relative to the collection's folder; a full
+      // path (a server run with full source paths) is cut to folder/name
+      const absolute = /^([\\/]|[A-Za-z]:[\\/])/.test(card.source);
+      src.textContent = absolute ? card.source.split(/[\\/]/).slice(-2).join("/") : card.source;
       src.title = card.source;
       el.append(src);
     }
@@ -387,6 +390,8 @@ async function ingest(urls) {
           (data.source ? " — " + data.source : "");
       } else if (name === "done") {
         status.textContent = describeReport(data);
+        clearError();
+        loadInfo();  // the collection may hold documents now
       } else if (name === "error") {
         status.textContent = "Failed: " + data.message;
         return false;
@@ -430,6 +435,11 @@ async function loadInfo() {
     $("model").textContent = info.model;
     $("model").classList.toggle("offline", !!info.offline);
     $("collection").textContent = info.collection ? "collection: " + info.collection : "";
+    if (info.documents === false) {
+      showError("The collection " + (info.collection ? "\u201c" + info.collection + "\u201d " : "") +
+        "holds no documents yet: add web pages under \u201cAdd web pages\u201d, or run " +
+        "ragstream ingest on the server.");
+    }
   } catch (err) {
     $("model").textContent = "not connected";
     if (err.status !== 401) showError(err.message);
