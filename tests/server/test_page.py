@@ -13,7 +13,7 @@ import pytest
 
 from ragstream.server import create_rag_server
 from ragstream.testing import FakeChatModel
-from tests.server._live import FakeRagApp, LiveServer
+from tests.server._live import FakeRagApp, KeywordRetriever, LiveServer
 
 CHROMIUM = "/usr/bin/chromium"
 OUTPUT = Path(__file__).resolve().parents[2] / "test-output" / "server"
@@ -166,6 +166,35 @@ def test_chat_page(browser: Any, page_server: LiveServer, site: LiveServer) -> N
     expect(page.locator("#ingest-status")).to_contain_text("only http and https")
     assert errors == []
     page.close()
+
+
+def test_the_page_says_when_the_collection_holds_no_documents(
+    browser: Any, tmp_path: Path, site: LiveServer
+) -> None:
+    from playwright.sync_api import expect
+
+    rag = FakeRagApp(tmp_path, retriever=KeywordRetriever([]), exists=False)
+    with LiveServer(create_rag_server(rag, keepalive=1.0, allow_private_urls=True)) as server:
+        page = browser.new_page()
+        page.goto(server.url)
+        expect(page.locator("#error")).to_contain_text(
+            "The collection \u201ctest\u201d holds no documents yet")
+        page.fill("#question", "What is Reflexion?")
+        page.click("#send")
+        expect(page.locator("#error")).to_contain_text("collection 'test' does not exist yet")
+        expect(page.locator(".message.assistant.failed")).to_have_count(1)
+
+        # loading a page fills it: the notice goes, and the next question is answered
+        page.click("#ingest summary")
+        page.fill("#ingest-urls", f"{site.url}/reflexion")
+        page.click("#ingest-start")
+        expect(page.locator("#ingest-status")).to_have_text("Done: chunks added 1.")
+        expect(page.locator("#error")).to_be_hidden()
+        page.fill("#question", "What is Reflexion?")
+        page.click("#send")
+        expect(page.locator(".source-card")).to_have_count(1)
+        expect(page.locator("#error")).to_be_hidden()
+        page.close()
 
 
 def _wait_saved(server: LiveServer, session_id: str) -> list[dict[str, Any]]:
