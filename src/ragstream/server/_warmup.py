@@ -132,4 +132,6 @@ class WarmUp:
     async def _retrieve(self) -> None:
         retriever = getattr(self.rag, "retriever", None)
         if callable(retriever):
-            await retriever(self.collection.name, k=1).ainvoke(_TEXT)
+            # named, so a trace of it is not taken for a question
+            await retriever(self.collection.name, k=1).ainvoke(
+                _TEXT, {"run_name": "server warm-up", "tags": ["warm-up"]})
