@@ -66,16 +66,17 @@ class OTLPExport:
         """Load OpenTelemetry and connect the exporter (no spans are sent yet)."""
         if self._provider is not None:
             return
-        exporter = _exporter(self.endpoint, self.protocol)
         try:
             from opentelemetry.sdk.resources import Resource
             from opentelemetry.sdk.trace import TracerProvider
             from opentelemetry.sdk.trace.export import BatchSpanProcessor
         except ImportError as exc:
             raise MissingDependencyError("opentelemetry-sdk", "otel") from exc
+        exporter = _exporter(self.endpoint, self.protocol)
 
         resource = Resource.create({})
-        if resource.attributes.get("service.name", "unknown_service") == "unknown_service":
+        named = str(resource.attributes.get("service.name", ""))
+        if not named or named.startswith("unknown_service"):  # OTEL_SERVICE_NAME is unset
             resource = resource.merge(Resource({"service.name": "ragstream"}))
         ids = _given_ids()
         provider = TracerProvider(resource=resource, id_generator=ids, shutdown_on_exit=False)

@@ -32,8 +32,10 @@ class RunRecord:
     ``trace_id`` is the run id of the trace's root; ``inputs``, ``outputs``
     and ``metadata`` are plain JSON values (cut to the tracer's field size);
     ``usage`` holds ``input_tokens``, ``output_tokens`` and ``total_tokens``
-    for a chat model that reported them. ``children`` is filled by
-    ``get_trace``, ordered by start time.
+    for a chat model that reported them. ``start_ns`` and ``end_ns`` are when
+    the start and end events came; ``latency_s`` is the engine's measure when
+    it gives one. ``children`` is filled by ``get_trace``: the steps of a
+    sequence in their order, other runs by start time.
     """
 
     run_id: str
@@ -175,9 +177,9 @@ class RunAssembler:
         latency = timing.get("latency_s")
         rec.end_ns = t_ns
         if isinstance(latency, int | float):
+            # the engine's clock: a streamed step's starts when it is first
+            # pulled, which can be before its start event is sent
             rec.latency_s = float(latency)
-            # a streamed step's clock starts before its start event is sent
-            rec.start_ns = min(rec.start_ns, t_ns - int(latency * 1e9))
         else:
             rec.latency_s = round((t_ns - rec.start_ns) / 1e9, 6)
         first = timing.get("first_chunk_s")

@@ -183,7 +183,7 @@ class TraceStore:
         records = [_record(row) for row in rows]
         by_id = {r.run_id: r for r in records}
         roots = []
-        for rec in records:  # already in start order, so children are too
+        for rec in records:
             parent = by_id.get(rec.parent_id) if rec.parent_id else None
             if parent is None:
                 roots.append(rec)  # the root, or a run whose parent was not recorded
@@ -191,11 +191,23 @@ class TraceStore:
                 parent.children.append(rec)
         root = by_id.get(trace_id)
         if root is None:
-            return roots[0]
+            root = roots[0]
         for orphan in roots:
             if orphan is not root:
                 root.children.append(orphan)
+        for rec in records:
+            if len(rec.children) > 1:
+                rec.children.sort(key=_order)
         return root
+
+
+def _order(rec: RunRecord) -> tuple[int, int]:
+    # a sequence's steps in their order: a streamed later step starts pulling
+    # from the one before it first
+    for tag in rec.tags:
+        if tag.startswith("seq:step:") and tag[9:].isdigit():
+            return int(tag[9:]), rec.start_ns
+    return 0, rec.start_ns
 
 
 def _dump(value: Any) -> str | None:

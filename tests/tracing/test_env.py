@@ -1,0 +1,67 @@
+"""Tracing turned on by the environment, in a real program that exits."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from ragstream.tracing import get_trace, list_traces
+
+from .conftest import Collector
+
+SCRIPT = textwrap.dedent("""
+    from ragstream.parsers import StrOutputParser
+    from ragstream.prompts import ChatPromptTemplate
+    from ragstream.testing import FakeChatModel
+
+    prompt = ChatPromptTemplate.from_messages([("human", "{input}")])
+    chain = prompt | FakeChatModel("one two three four", delay=0.05) | StrOutputParser()
+    print(chain.invoke({"input": "whole"}))
+    for chunk in chain.stream({"input": "stopped"}):
+        print(chunk)
+        break
+""")
+
+
+def run_script(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items()
+             if not k.startswith(("RAGSTREAM_", "LANGCHAIN_", "LANGSMITH_", "OTEL_"))}
+    done = subprocess.run([sys.executable, "-c", SCRIPT], env={**clean, **env}, text=True,
+                          capture_output=True, timeout=60, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["one", "two", "three", "four", "one"]
+    return done
+
+
+def test_ragstream_tracing_writes_to_the_data_directory_and_exports(
+    tmp_path: Path, collector: Collector
+) -> None:
+    collector.clear()
+    home = tmp_path / "home"
+    run_script(tmp_path, RAGSTREAM_TRACING="1", RAGSTREAM_HOME=str(home),
+               OTEL_EXPORTER_OTLP_ENDPOINT=collector.endpoint, OTEL_SERVICE_NAME="guide-app")
+    path = home / "traces.db"
+    stopped, whole = list_traces(path=path)  # newest first; nothing lost at exit
+    assert whole.status == "ok" and whole.runs == 4
+    root = get_trace(stopped.trace_id, path=path)
+    assert root is not None and root.inputs == {"input": "stopped"}
+    # a stream stopped early never ended: closed as cancelled when the program exited
+    assert [(r.name, r.status) for r in root.walk()] == [
+        ("RunnableSequence", "cancelled"), ("ChatPromptTemplate", "ok"),
+        ("FakeChatModel", "cancelled"), ("StrOutputParser", "cancelled"),
+    ]
+    assert "program exited" in (root.error_message or "")
+    spans = collector.spans()
+    assert len(spans) == 8  # both traces reached the collector before the exit
+    assert {resource["service.name"] for resource, _ in spans} == {"guide-app"}
+
+
+def test_the_reference_frameworks_variable_and_a_chosen_file(tmp_path: Path) -> None:
+    path = tmp_path / "elsewhere" / "runs.db"
+    run_script(tmp_path, LANGCHAIN_TRACING_V2="true", RAGSTREAM_TRACES_DB=str(path),
+               RAGSTREAM_HOME=str(tmp_path / "home"))
+    assert [t.status for t in list_traces(path=path)] == ["cancelled", "ok"]
+    assert not (tmp_path / "home").exists()
