@@ -766,3 +766,349 @@ def test_answers_in_a_spaced_script_that_has_no_capitals() -> None:
             Document(f"{KO_DECOMPOSITION} {KO_VECTORS}")]
     answer = ask(ExtractiveChatModel(), "작업 분해는 무엇입니까?", docs)
     assert answer == f"{KO_DECOMPOSITION} [2]"
+
+
+# --- Markdown: its structure never becomes a sentence ---------------------------------------
+
+MARKDOWN_CASES = [
+    pytest.param("Settings:\n\n| Name | Default |\n|------|:-------:|\n| k is a setting | 4 |\n\n"
+                 "Every setting has a default value.",
+                 ["Every setting has a default value."], id="table"),
+    pytest.param("Name | Default\n--- | ---\nk is the count | 4\n\nThe table lists the settings.",
+                 ["The table lists the settings."], id="table-without-outer-pipes"),
+    pytest.param("Install it with pip first.\n\n```bash\npip install ragstream\n"
+                 "echo \"Done. It works.\"\n```\n\nThen ingest the documents.",
+                 ["Install it with pip first.", "Then ingest the documents."], id="code-fence"),
+    pytest.param("~~~\nTilde fences hold code. Like this line.\n~~~\nThe code above is skipped.",
+                 ["The code above is skipped."], id="tilde-fence"),
+    pytest.param("Build the chain like this:\n\n```python\nfrom ragstream import chains\n"
+                 "chain = chains.create_retrieval_chain(retriever, combine)",
+                 ["Build the chain like this."], id="chunk-ends-inside-code"),
+    pytest.param("    docs = loader.load()\n    return splitter.split(docs)\n```\n\n"
+                 "The loader reads every file of the folder.",
+                 ["The loader reads every file of the folder."], id="chunk-starts-inside-code"),
+    pytest.param("The first part ends here.\n\n---\n\n***\n\nThe second part starts here.",
+                 ["The first part ends here.", "The second part starts here."], id="rules"),
+    pytest.param("Quick Start Guide\n=================\n\nIngest the sample documents first.",
+                 ["Ingest the sample documents first."], id="setext-heading"),
+    pytest.param('<div align="center">\n<img src="logo.png">\n</div>\n\n<!-- a note\nover two'
+                 ' lines. -->\nThe logo is <b>small</b> and<br/>round.',
+                 ["The logo is small and round."], id="html"),
+    pytest.param("[guide]: https://example.org/guide\nRead the [guide][guide] before you start.",
+                 ["Read the guide before you start."], id="link-reference-definition"),
+    pytest.param("---\ntitle: Notes\ntags: [rag]\n---\n# Notes\n\nThe notes start after the "
+                 "front matter.", ["The notes start after the front matter."], id="front-matter"),
+    pytest.param("## Usage\n\n- **Bold** words, `code` and [a link](https://x.org/a_(b)) read as "
+                 "text.\n1. An ![image](a.png) keeps its alt text here.\n> Quoted lines lose "
+                 "their marker.\n* [ ] A task item loses its box.",
+                 ["Bold words, code and a link read as text.",
+                  "An image keeps its alt text here.", "Quoted lines lose their marker.",
+                  "A task item loses its box."], id="inline-markup-and-markers"),
+    pytest.param("Use snake_case_names and 2 * 3 * 4 as they are, and \\*escaped\\* stars.",
+                 ["Use snake_case_names and 2 * 3 * 4 as they are, and *escaped* stars."],
+                 id="not-emphasis"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), MARKDOWN_CASES)
+def test_markdown_structure_is_skipped_and_inline_markup_is_reduced_to_text(
+    text: str, expected: list[str]
+) -> None:
+    assert split_sentences(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("Task decomposition can be done\n(1) by LLM with simple prompting, (2) by "
+                     "instructions, or (3) with human inputs.",
+                     ["Task decomposition can be done (1) by LLM with simple prompting, (2) by "
+                      "instructions, or (3) with human inputs."], id="enumerator-on-a-new-line"),
+        pytest.param('Task decomposition can be done (1) by LLM with simple prompting like '
+                     '"Steps for XYZ.\n1.", "What are the subgoals for achieving XYZ?", (2) by '
+                     'using task-specific instructions.',
+                     ['Task decomposition can be done (1) by LLM with simple prompting like '
+                      '"Steps for XYZ. 1.", "What are the subgoals for achieving XYZ?", (2) by '
+                      'using task-specific instructions.'], id="inside-an-open-quote"),
+        pytest.param("Planners work (as shown in Fig. 2. and Sec. 3. below) on long tasks. "
+                     "They plan i.e. split the work, e.g. by goals. Smith et al. agree.",
+                     ["Planners work (as shown in Fig. 2. and Sec. 3. below) on long tasks.",
+                      "They plan i.e. split the work, e.g. by goals.", "Smith et al. agree."],
+                     id="abbreviations"),
+        pytest.param("The steps are:\n1. Load the documents.\n2. Split them into chunks.",
+                     ["Load the documents.", "Split them into chunks."], id="numbered-list"),
+        pytest.param("Ragstream reads settings from two places:\n\n1. command-line flags, such "
+                     "as --model;\n2. the configuration file.\n\nFlags win.",
+                     ["Ragstream reads settings from two places: command-line flags, such as "
+                      "--model; the configuration file."], id="lowercase-items-go-on-the-lead-in"),
+        pytest.param('Ask a follow-up such as "how do I configure it?". ragstream rewrites it '
+                     "first. `ragstream ask` answers one question.",
+                     ['Ask a follow-up such as "how do I configure it?".',
+                      "ragstream rewrites it first.", "ragstream ask answers one question."],
+                     id="lowercase-and-code-sentence-starts"),
+        pytest.param('Its answers are always labelled\n"offline extractive mode".',
+                     ['Its answers are always labelled "offline extractive mode".'],
+                     id="quoted-phrase-on-its-own-line"),
+    ],
+)
+def test_sentence_boundaries(text: str, expected: list[str]) -> None:
+    assert split_sentences(text) == expected
+
+
+MARKDOWN_SYNTAX = ("|", "```", "**", "`", "](")
+
+
+def test_answers_from_markdown_quote_no_markdown_syntax() -> None:
+    doc = Document(
+        "# Settings\n\nThe **k** setting is how many chunks are retrieved, see "
+        "[the docs](https://x.org/k).\n\n| setting | default |\n|---|---|\n| k chunks are "
+        "retrieved | 4 |\n\n```toml\n# chunks retrieved per question\nk = 6\n```\n\n"
+        "- `chunk_size` is the size of the retrieved chunks.\n"
+    )
+    answer = ask(ExtractiveChatModel(), "How many chunks are retrieved?", [doc])
+    assert answer == "The k setting is how many chunks are retrieved, see the docs. [1]"
+    answer = ask(ExtractiveChatModel(), "What is the size of the retrieved chunks?", [doc])
+    assert answer == "chunk_size is the size of the retrieved chunks. [1]"
+
+
+def test_a_bare_quoted_phrase_or_a_few_words_are_quoted_only_when_nothing_else_matches() -> None:
+    docs = [
+        Document('Its answers are labelled:\n\n"offline extractive mode".\n\nThe offline '
+                 "extractive mode answers by quoting the sources most relevant to the question."),
+        Document("Offline extractive mode."),
+    ]
+    answer = ask(ExtractiveChatModel(), "What does the offline extractive mode do?", docs)
+    assert answer == ("The offline extractive mode answers by quoting the sources most relevant "
+                      "to the question. [1]")
+    alone = [Document('Its answers are labelled:\n\n"offline extractive mode".'),
+             Document("Chroma stores vectors on disk.")]
+    assert ask(ExtractiveChatModel(), "What is the offline extractive mode?", alone) == (
+        '"offline extractive mode". [1]'
+    )
+
+
+def test_a_sentence_that_defines_what_is_asked_comes_first() -> None:
+    docs = [Document("ragstream collections lists the collections and their chunks. "
+                     "Collections keep subjects apart; delete collections you no longer need."),
+            Document("Collections: see the ingest guide. A collection is a named set of chunks.")]
+    answer = ask(ExtractiveChatModel(), "What is a collection?", docs)
+    assert answer.startswith("A collection is a named set of chunks. [2]")
+    assert "see the ingest guide" not in answer  # a pointer elsewhere is no answer
+
+
+def test_a_chunk_cut_in_mid_sentence_gives_way_to_the_whole_sentence() -> None:
+    whole = ("On the next ingest: an unchanged source is skipped; a changed source has its old "
+             "chunks replaced.")
+    docs = [Document("ragstream remembers a hash of each source.\n\nOn the next ingest:"),
+            Document(whole.replace(": ", ":\n\n- ").replace("; ", ";\n- "))]
+    answer = ask(ExtractiveChatModel(), "What happens on the next ingest?", docs)
+    assert f"{whole} [2]" in answer
+    assert "On the next ingest. [1]" not in answer
+
+
+# --- rewrite: the subject of a "how do I ..." question is its action -----------------------
+
+PAGE_ANSWER = ("To keep only the article of a page and drop navigation and footers, give the "
+               "CSS classes of the parts to keep with --css-class. The page's <title> becomes "
+               "its title.")
+
+
+@pytest.mark.parametrize(
+    ("first", "follow_up", "expected"),
+    [
+        ("How do I keep only the article of a page?", "Can I do it for many pages?",
+         "Can I keep only the article of a page for many pages?"),
+        ("How do I keep only the article of a page?", "Is it slow?",
+         "Is keeping only the article of a page slow?"),
+        ("How do I keep only the article of a page?", "What are its limits?",
+         "What are the limits of keeping only the article of a page?"),
+        ("How do I keep only the article of a page?", "How do I test it?",
+         "How do I test the article of a page?"),
+        ("How do I keep only the article of a page?", "Any examples?",
+         "Any examples of keeping only the article of a page?"),
+        ("How do I install ragstream?", "How do I configure it?", "How do I configure ragstream?"),
+        ("How do I install ragstream?", "Can I do that offline?",
+         "Can I install ragstream offline?"),
+        ("How do I stop an answer?", "Is it kept in the history?",
+         "Is the answer kept in the history?"),
+        ("How can I use a real model?", "How do I do it with Ollama?",
+         "How do I use a real model with Ollama?"),
+        ("Where do I put the configuration file?", "What goes in it?",
+         "What goes in the configuration file?"),
+        ("How to split documents into chunks?", "Why do it?", "Why split documents into chunks?"),
+        ("What does the offline extractive mode do?", "Is it accurate?",
+         "Is the offline extractive mode accurate?"),
+        ("What is the page's title?", "Where does it come from?",
+         "Where does the page's title come from?"),
+    ],
+)
+def test_rewrite_spells_out_the_action_or_thing_asked_about(
+    first: str, follow_up: str, expected: str
+) -> None:
+    assert rewrite(follow_up, [("human", first), ("ai", PAGE_ANSWER)]) == expected
+
+
+@pytest.mark.parametrize(
+    "history",
+    [
+        [("human", "How do I keep only the article of a page?"), ("ai", PAGE_ANSWER)],
+        [("human", "Thanks!"), ("ai", PAGE_ANSWER)],
+        [("human", "What about the page's?"), ("ai", "The page's <title> becomes its title.")],
+    ],
+)
+def test_rewrite_never_makes_a_possessive_the_subject(history: list[tuple[str, str]]) -> None:
+    rewritten = rewrite("Can I do it for many pages?", history)
+    assert not re.search(r"['’]s\b(?!\s+\w)", rewritten), rewritten
+
+
+def test_noun_phrases_never_end_in_a_possessive() -> None:
+    from ragstream.models._standalone import noun_phrases
+
+    phrases = [p for _, p in noun_phrases("the page's <title> becomes its title; the page's "
+                                          "article stays")]
+    assert phrases == ["title", "title", "page's article stays"]
+
+
+# --- the shipped sample docs: natural questions, lexical retrieval --------------------------
+
+
+class LexicalRetriever(BaseRetriever):
+    """The k chunks with the highest BM25 score for the query's stemmed words."""
+
+    def __init__(self, docs: list[Document], *, k: int = 4) -> None:
+        self.docs = docs
+        self.k = k
+        self.counts = [dict(_count(terms(d.page_content))) for d in docs]
+        self.average = sum(sum(c.values()) for c in self.counts) / len(docs)
+
+    async def _aget_relevant_documents(self, query: str, **kwargs: Any) -> list[Document]:
+        asked = set(terms(query))
+        n = len(self.docs)
+        idf = {t: math.log(1 + (n - df + 0.5) / (df + 0.5)) for t in asked
+               if (df := sum(t in c for c in self.counts))}
+
+        def score(c: dict[str, int]) -> float:
+            norm = 1.2 * (0.25 + 0.75 * sum(c.values()) / self.average)
+            return sum(idf[t] * c[t] * 2.2 / (c[t] + norm) for t in idf if t in c)
+
+        order = sorted(range(n), key=lambda i: -score(self.counts[i]))
+        return [self.docs[i] for i in order[: self.k]]
+
+
+def _count(words: list[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for w in words:
+        out[w] = out.get(w, 0) + 1
+    return out
+
+
+@pytest.fixture(scope="module")
+def sample_chunks() -> list[Document]:
+    from importlib.resources import files
+
+    from ragstream.splitters import RecursiveCharacterTextSplitter
+
+    folder = files("ragstream") / "data" / "docs"
+    docs = [Document(f.read_text(encoding="utf-8"), metadata={"source": f.name})
+            for f in sorted(folder.iterdir(), key=lambda f: f.name) if f.name.endswith(".md")]
+    assert len(docs) == 9
+    return RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200).split_documents(docs)
+
+
+# (question, the sentences any one of which answers it), a few for each sample doc
+SAMPLE_QUESTIONS = [
+    ("Is ragstream a library?", ["ragstream is a Python library, a command-line tool and an HTTP "
+                                 "server for retrieval-augmented generation (RAG) whose results "
+                                 "stream."]),
+    ("What does streaming mean?", ["Streaming means you never wait for the whole pipeline to "
+                                   "finish before you see anything."]),
+    ("Does ragstream work offline?", ["A fresh install of ragstream answers questions with no API "
+                                      "key and no network."]),
+    ("How do I install ragstream?", ["ragstream needs Python 3.11 or newer."]),
+    ("What is the simplest way to install ragstream?", ["The simplest install brings the offline "
+                                                        "defaults, the model providers and the "
+                                                        "server."]),
+    ("Does ragstream need a GPU?", ["It runs on Linux, macOS and Windows, on the CPU; no GPU is "
+                                    "needed."]),
+    ("What does the local extra add?", ["The local extra adds Chroma, sentence-transformers and "
+                                        "the MiniLM weights: the offline defaults."]),
+    ("How do I use a real model?", ["To use a real model instead of the offline mode, name it "
+                                    "with --model as provider:model, for example --model "
+                                    "openai:gpt-4o-mini or --model ollama:llama3.2; the "
+                                    "RAGSTREAM_MODEL variable does the same."]),
+    ("What does the offline extractive mode do?", [
+        "The offline extractive mode only quotes your documents.",
+        "In offline extractive mode it quotes the most relevant sentences of the sources"]),
+    ("What happens when the model server cannot be reached?", [
+        "If the model server is down or the URL is wrong, ragstream prints one line that names "
+        "the URL it tried and how to configure a model, and exits with status 1."]),
+    ("How do I stop an answer?", ["Press Ctrl-C during an answer to stop that answer.",
+                                  "To stop an answer in Python, stop reading its stream, or "
+                                  "cancel the task that reads it"]),
+    ("What are events?", ["astream_events(inputs) (and its sync twin stream_events) yields an "
+                          "event for every step of the chain as it starts, streams and ends."]),
+    ("How do I stream only the answer?", ['To stream only the answer, use rag_chain.pick("answer")'
+                                          '.stream(...), which yields plain strings, token by '
+                                          'token.']),
+    ("What does ragstream ingest do?", ["ragstream ingest SOURCE... loads documents, splits them "
+                                        "into chunks, embeds the chunks and stores them in a "
+                                        "collection."]),
+    ("How are documents split?", ["Documents are split with a recursive character splitter: it "
+                                  "cuts at paragraph breaks first"]),
+    ("What is a collection?", ["A collection is a named set of chunks."]),
+    ("How do I keep only the article of a web page?", [
+        "To keep only the article of a page and drop navigation and footers, give the CSS "
+        "classes of the parts to keep with --css-class, for example --css-class post-content "
+        "--css-class post-title."]),
+    ("How do I serve a collection?", ["ragstream serve serves a collection over HTTP, with a chat "
+                                      "page for the browser."]),
+    ("How do I run several replicas?", ["To run several replicas behind a load balancer, keep the "
+                                        "vectors in a Chroma server"]),
+    ("Which address does the server listen on?", ["By default the server listens on 127.0.0.1 "
+                                                  "only."]),
+    ("Where is data stored?", ["ragstream keeps its data in one folder: the vector store of every "
+                               "collection and the chat history."]),
+    ("How do I configure ragstream?", ["ragstream reads its settings from four places."]),
+    ("Where is the configuration file?", ["The configuration file is config.toml in the data "
+                                          "directory."]),
+    ("What does exit status 3 mean?", ["3: ingest finished, but some sources failed."]),
+    ("How do I delete a collection?", ["ragstream collections delete NAME deletes it with all its "
+                                       "chunks."]),
+    ("What does --steps show?", ["--steps also shows, live, the rewritten question and the "
+                                 "retrieved sources with their title, source and score."]),
+    ("Is ingest incremental?", ["because ingest is incremental.",
+                                "ragstream remembers a hash of each source it stored."]),
+]
+
+
+@pytest.mark.parametrize(("question", "answers"), SAMPLE_QUESTIONS,
+                         ids=[q for q, _ in SAMPLE_QUESTIONS])
+def test_answers_natural_questions_about_the_sample_docs(
+    sample_chunks: list[Document], question: str, answers: list[str]
+) -> None:
+    chain = create_retrieval_chain(
+        LexicalRetriever(sample_chunks),
+        create_stuff_documents_chain(ExtractiveChatModel(), QA_PROMPT),
+    )
+    answer = chain.invoke({"input": question})["answer"]
+    assert any(sentence in answer for sentence in answers), answer
+    assert not any(mark in answer for mark in MARKDOWN_SYNTAX), answer
+    assert 1 <= len(re.findall(r"(?<=[.!?\"'”)]) \[\d+\](?= |$)", answer)) <= 3
+
+
+def test_no_markdown_syntax_whatever_the_vector_store_retrieves(
+    sample_chunks: list[Document],
+) -> None:
+    from ragstream.vectorstores import InMemoryVectorStore
+
+    store = InMemoryVectorStore.from_documents(sample_chunks, FakeEmbeddings(256))
+    chain = create_retrieval_chain(
+        store.as_retriever(search_kwargs={"k": 4}),
+        create_stuff_documents_chain(ExtractiveChatModel(), QA_PROMPT),
+    )
+    for question, _ in SAMPLE_QUESTIONS:
+        answer = chain.invoke({"input": question})["answer"]
+        assert answer == NO_ANSWER or markers(answer), (question, answer)
+        assert not any(mark in answer for mark in MARKDOWN_SYNTAX), (question, answer)
+        for quoted in re.split(r" \[\d+\](?: |$)", answer):
+            assert not re.match(r"\s*(?:[-*+#>]|\d+\.)\s", quoted), (question, quoted)

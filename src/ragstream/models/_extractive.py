@@ -67,9 +67,10 @@ _QUOTE_ONLY = re.compile(r'^\s*(?:"[^"]*"|“[^”]*”|\'[^\']*\'|‘[^’]*’
 # The score of a sentence that opens with what the question asks about is raised
 # by this factor: "ragstream is a Python library" answers "What is ragstream?".
 _LEAD_BONUS = 1.3
-_DEFINES_BONUS = 1.6
+_DEFINES_BONUS = 2.0
 _COVERAGE_POWER = 0.0
 _PHRASE_BONUS = 1.3
+_HEADED_BONUS = 1.15
 _DEFINING = re.compile(r"\s(?:is|are|means|refers to|stands for)\s", re.I)
 
 _REWRITE_ASKED = re.compile(
@@ -328,7 +329,11 @@ def _lexical_scores(
         under.append(headed)
         own.update(dict.fromkeys(headed, _HEADING_WEIGHT))
         counted.append(own)
-        bonus = _PHRASE_BONUS if len(phrased) > 1 and _contains(listed, phrased) else 1.0
+        # the sentence, or the heading it sits under, says what was asked in its words
+        bonus = 1.0
+        if len(phrased) > 1:
+            bonus *= _PHRASE_BONUS if _contains(listed, phrased) else 1.0
+            bonus *= _HEADED_BONUS if _contains(terms(c.heading), phrased) else 1.0
         if focus and focus <= set(listed[: len(focus) + 2]):
             # "A collection is a named set of chunks." defines what was asked about
             verb = _DEFINING.search(c.text)
@@ -350,8 +355,9 @@ def _lexical_scores(
         covered = 0.0
         for t in idf:
             if t in headed:
-                score += idf[t] * _HEADING_SCORE * (_K1 + 1.0) / (1.0 + norm)
-                covered += idf[t] * _HEADING_WEIGHT
+                share = tf[t] / _HEADING_WEIGHT
+                score += share * idf[t] * _HEADING_SCORE * (_K1 + 1.0) / (1.0 + norm)
+                covered += idf[t] * tf[t]
             elif t in tf:
                 score += idf[t] * tf[t] * (_K1 + 1.0) / (tf[t] + norm)
                 covered += idf[t] * min(1.0, tf[t])

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import NamedTuple
 
 __all__ = [
     "STOP_WORDS",
+    "Sentence",
     "normalized",
     "sections",
     "split_sentences",
@@ -111,6 +113,7 @@ _HTML_TAG = re.compile(
     r"(?:\s[^<>]*)?/?>",
     re.I,
 )
+_SPACING_TAG = re.compile(r"</?(?:br|hr|p|div|li|td|th|tr|dd|dt|h[1-6])\b", re.I)
 _AUTOLINK = re.compile(r"<((?:https?|ftp|mailto):[^<>\s]+)>")
 _EMPHASIS = [
     re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1"),
@@ -126,6 +129,14 @@ _IRREGULAR = {
     "used": "use", "uses": "use", "using": "use", "made": "make", "makes": "make",
     "making": "make", "better": "good", "best": "good", "ran": "run", "running": "run",
 }
+
+
+class Sentence(NamedTuple):
+    """A sentence worth quoting, with the heading it sits under ("" before any),
+    which says what a sentence is about when it does not."""
+
+    heading: str
+    text: str
 
 
 def words(text: str) -> list[str]:
@@ -200,21 +211,20 @@ def split_sentences(text: str) -> list[str]:
     ...                 "- Use **e.g.** `prompts`. It helps a lot.\\n```\\nx = 1\\n```")
     ['Task decomposition (Wei et al. 2022) splits work.', 'Use e.g. prompts.', 'It helps a lot.']
     """
-    return [sentence for _, sentence in sections(text)]
+    return [sentence.text for sentence in sections(text)]
 
 
 @lru_cache(maxsize=2048)
-def sections(text: str) -> tuple[tuple[str, str], ...]:
-    """``(heading, sentence)`` for each sentence worth quoting: the heading it sits
-    under ("" before any), which says what a sentence is about when it does not.
+def sections(text: str) -> tuple[Sentence, ...]:
+    """The sentences worth quoting, each with its heading.
 
     Cached: a conversation retrieves the same chunks again and again."""
-    out: list[tuple[str, str]] = []
+    out: list[Sentence] = []
     for i, (heading, unit) in enumerate(_units(text)):
         plain, code = _plain(unit)
         for j, sentence in enumerate(_split_unit(plain, code)):
             if not _is_fragment(sentence, first=i == 0 and j == 0):
-                out.append((heading, _closed(sentence)))
+                out.append(Sentence(heading, _closed(sentence)))
     return tuple(out)
 
 
@@ -265,7 +275,7 @@ def _units(text: str) -> list[tuple[str, str]]:
             previous = current[-1] if current else (
                 units[-1][1] if len(units) > barrier else "")
             if previous and not _ENDS_SENTENCE.search(previous) and (
-                _starts_lower(body) or (not current and previous.endswith((";", ",")))
+                _starts_lower(body) or previous.endswith((";", ","))
             ):
                 # "can be done\n(1) by LLM ...", or an item that goes on the sentence
                 # leading into its list ("from four places:\n1. command-line flags;")
@@ -280,10 +290,11 @@ def _units(text: str) -> list[tuple[str, str]]:
             current.append(line)  # a line wrapped inside a sentence
             continue
         if markdown:
-            if line.endswith("#") or (line.endswith(":") and len(words(line)) <= 4):
+            if line.endswith("#") or (line.endswith(":") and len(words(line)) <= 4
+                                      and not _starts_lower(_next_item(lines, i))):
                 set_heading(line)  # a label over a list: "Resources:"
                 continue
-        elif _is_heading(line, next((n for n in lines[i + 1:] if n), "")):
+        elif _is_heading(line, _next_item(lines, i)):
             set_heading(line)
             continue
         if current and not _ENDS_SENTENCE.search(current[-1]):
@@ -291,6 +302,13 @@ def _units(text: str) -> list[tuple[str, str]]:
         current.append(line)
     close()
     return units
+
+
+def _next_item(lines: list[str], i: int) -> str:
+    """The text of the next non-blank line after ``lines[i]``, without its bullet."""
+    following = next((n for n in lines[i + 1:] if n), "")
+    m = _BULLET.match(following)
+    return following[m.end():] if m else following
 
 
 def _continues(current: list[str], line: str) -> bool:
@@ -320,10 +338,13 @@ def _structure(lines: list[str]) -> set[int]:
     stripped = [line.strip() for line in lines]
     fences = [(i, m) for i, m in ((i, _FENCE.match(s)) for i, s in enumerate(stripped)) if m]
     start = 0
-    # a chunk cut out of the middle of a code block starts with code and a closing fence
-    if len(fences) % 2 == 1 and not fences[0][1].group(2):
+    # a chunk cut out of the middle of a code block starts with code and a closing fence:
+    # a bare fence before one that names a language, or after lines of code
+    if fences and not fences[0][1].group(2):
         first = fences[0][0]
-        if fences[-1][1].group(2) or any(_CODE_LINE.match(s) for s in stripped[:first]):
+        if (len(fences) > 1 and fences[1][1].group(2)) or (
+            len(fences) % 2 == 1 and any(_CODE_LINE.match(s) for s in stripped[:first])
+        ):
             skipped.update(range(first + 1))
             start = first + 1
     i = start
@@ -378,10 +399,10 @@ def _is_heading(line: str, following: str) -> bool:
     n = len(words(line))
     if n > 10:
         return False
+    if _starts_lower(following):
+        return False  # "... from four places:\n1. command-line flags" leads into its list
     if line.endswith(("#", ":")):
         return True
-    if following[:1].islower():
-        return False
     capitals = sum(1 for w in words(line) if w[:1].isupper() or w.isdigit())
     return n <= 8 and capitals * 2 >= n
 
@@ -411,7 +432,9 @@ def _plain(unit: str) -> tuple[str, list[tuple[int, int]]]:
 
 
 def _prose(text: str) -> str:
-    text = _AUTOLINK.sub(r"\1", _HTML_TAG.sub("", text))
+    # a line break or a block between words still parts them; an inline tag does not
+    text = _HTML_TAG.sub(lambda m: " " if _SPACING_TAG.match(m.group()) else "", text)
+    text = _AUTOLINK.sub(r"\1", text)
     for pattern in _EMPHASIS:
         text = pattern.sub(lambda m: m.group(m.lastindex or 0), text)
     return _ESCAPE.sub(r"\1", text)
