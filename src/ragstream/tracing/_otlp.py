@@ -17,7 +17,6 @@ The usual ``OTEL_*`` variables apply: ``OTEL_SERVICE_NAME`` and
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -144,12 +143,13 @@ def _attributes(rec: RunRecord) -> dict[str, Any]:
         attrs["ragstream.latency_s"] = rec.latency_s
     if rec.first_chunk_s is not None:
         attrs["ragstream.first_chunk_s"] = rec.first_chunk_s
-    if rec.inputs is not None:
-        attrs["ragstream.input"] = json.dumps(rec.inputs, ensure_ascii=False)
-    if rec.outputs is not None:
-        attrs["ragstream.output"] = json.dumps(rec.outputs, ensure_ascii=False)
-    if isinstance(rec.metadata, dict):
-        for key, value in rec.metadata.items():
+    if rec.inputs_json is not None:
+        attrs["ragstream.input"] = rec.inputs_json
+    if rec.outputs_json is not None:
+        attrs["ragstream.output"] = rec.outputs_json
+    metadata = rec.metadata if rec.metadata_json not in (None, "{}") else None
+    if isinstance(metadata, dict):
+        for key, value in metadata.items():
             if isinstance(value, str | bool | int | float):
                 attrs[f"ragstream.metadata.{key}"] = value
     if rec.run_type in ("chat_model", "llm"):

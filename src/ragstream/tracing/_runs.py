@@ -13,11 +13,12 @@ when the root of its trace ends, or when the program exits.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ragstream.tracing._serialize import to_jsonable
+from ragstream.tracing._serialize import to_json
 
 __all__ = ["RunAssembler", "RunRecord", "TraceSummary"]
 
@@ -30,7 +31,9 @@ class RunRecord:
     """One run of one step, as a trace keeps it.
 
     ``trace_id`` is the run id of the trace's root; ``inputs``, ``outputs``
-    and ``metadata`` are plain JSON values (cut to the tracer's field size);
+    and ``metadata`` are plain JSON values (cut to the tracer's field size),
+    decoded from the JSON text kept in ``inputs_json`` and friends (``None``:
+    not recorded);
     ``usage`` holds ``input_tokens``, ``output_tokens`` and ``total_tokens``
     for a chat model that reported them. ``start_ns`` and ``end_ns`` are when
     the start and end events came; ``latency_s`` is the engine's measure when
@@ -49,15 +52,27 @@ class RunRecord:
     latency_s: float | None = None
     first_chunk_s: float | None = None
     tags: list[str] = field(default_factory=list)
-    metadata: Any = None
-    inputs: Any = None
-    outputs: Any = None
+    metadata_json: str | None = None
+    inputs_json: str | None = None
+    outputs_json: str | None = None
     error_type: str | None = None
     error_message: str | None = None
     usage: dict[str, int] | None = None
     model: str | None = None
     truncated: bool = False
     children: list[RunRecord] = field(default_factory=list)
+
+    @property
+    def inputs(self) -> Any:
+        return None if self.inputs_json is None else json.loads(self.inputs_json)
+
+    @property
+    def outputs(self) -> Any:
+        return None if self.outputs_json is None else json.loads(self.outputs_json)
+
+    @property
+    def metadata(self) -> Any:
+        return None if self.metadata_json is None else json.loads(self.metadata_json)
 
     @property
     def start_time(self) -> datetime:
@@ -145,12 +160,13 @@ class RunAssembler:
     def _new(self, t_ns: int, event: dict[str, Any], run_type: str) -> RunRecord:
         parents = event.get("parent_ids") or []
         run_id = str(event["run_id"])
-        meta, cut = to_jsonable(event.get("metadata") or {}, limit=self.field_size)
+        metadata = event.get("metadata")
+        meta, cut = to_json(metadata, limit=self.field_size) if metadata else ("{}", False)
         return RunRecord(
             run_id=run_id, trace_id=str(parents[0]) if parents else run_id,
             parent_id=str(parents[-1]) if parents else None, name=str(event.get("name")),
             run_type=run_type, status=RUNNING, start_ns=t_ns,
-            tags=[str(t) for t in event.get("tags") or ()], metadata=meta, truncated=cut,
+            tags=[str(t) for t in event.get("tags") or ()], metadata_json=meta, truncated=cut,
         )
 
     def _start(self, t_ns: int, event: dict[str, Any], run_type: str) -> RunRecord:
@@ -184,7 +200,7 @@ class RunAssembler:
             rec.latency_s = round((t_ns - rec.start_ns) / 1e9, 6)
         first = timing.get("first_chunk_s")
         rec.first_chunk_s = float(first) if isinstance(first, int | float) else None
-        if rec.inputs is None and "input" in data:
+        if rec.inputs_json is None and "input" in data:
             self._set_inputs(rec, data["input"])
         error = data.get("error")
         if error is not None:
@@ -196,7 +212,7 @@ class RunAssembler:
             rec.status = OK
         if "output" in data:
             output = data["output"]
-            rec.outputs, cut = to_jsonable(output, limit=self.field_size)
+            rec.outputs_json, cut = to_json(output, limit=self.field_size)
             rec.truncated |= cut
             if rec.run_type in _MODELS:  # a chain that returns the message counts nothing
                 _take_usage(rec, output)
@@ -206,7 +222,7 @@ class RunAssembler:
         return changed
 
     def _set_inputs(self, rec: RunRecord, value: Any) -> None:
-        rec.inputs, cut = to_jsonable(value, limit=self.field_size)
+        rec.inputs_json, cut = to_json(value, limit=self.field_size)
         rec.truncated |= cut
 
     def _forget(self, rec: RunRecord) -> None:

@@ -12,6 +12,7 @@ replaced by ``"****"`` wherever they appear.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import uuid
@@ -21,7 +22,7 @@ from functools import lru_cache
 from pathlib import PurePath
 from typing import Any
 
-__all__ = ["MASK", "is_secret_key", "to_jsonable"]
+__all__ = ["MASK", "is_secret_key", "to_json", "to_jsonable"]
 
 MASK = "****"
 
@@ -33,6 +34,11 @@ _SECRET = re.compile(
     r"|secret|token|credentials?|cookie|private[_\-]?key)(?:$|[^a-z0-9])",
     re.IGNORECASE,
 )
+# Words that may be part of a secret's name; only when JSON text holds one
+# are its keys looked at one by one (over-matching costs time, nothing else).
+_SECRET_WORDS = ("key", "auth", "passw", "passp", "secret", "token", "credential", "cookie")
+_KEY = re.compile(r'"((?:[^"\\]|\\.)*)":')
+_COMPACT = (",", ":")
 _CAMEL = re.compile(r"([a-z0-9])([A-Z])")
 _MAX_DEPTH = 24
 
@@ -51,15 +57,30 @@ def _secret_name(key: str) -> bool:
     return _SECRET.search(_CAMEL.sub(r"\1_\2", key)) is not None
 
 
-def to_jsonable(value: Any, *, limit: int) -> tuple[Any, bool]:
-    """``value`` as plain JSON values of about ``limit`` characters at most,
-    and whether anything was cut to fit."""
+def to_json(value: Any, *, limit: int) -> tuple[str, bool]:
+    """``value`` as JSON text of about ``limit`` characters at most, and
+    whether anything was cut to fit."""
+    if not _large(value, limit):
+        # most values are small and hold no secret: the C encoder does them
+        try:
+            text = json.dumps(value, default=_plain, ensure_ascii=False, allow_nan=False,
+                              separators=_COMPACT)
+        except (TypeError, ValueError, RecursionError):  # odd keys, NaN, a cycle
+            text = None
+        if text is not None and len(text) <= limit and not _names_secret(text):
+            return text, False
     walker = _Walker(limit)
     try:
         out = walker.walk(value, 0)
     except Exception as exc:  # a broken __repr__ or to_dict, a dict changed meanwhile
-        return f"<not recorded: {type(exc).__name__}>", True
-    return out, walker.cut
+        out, walker.cut = f"<not recorded: {type(exc).__name__}>", True
+    return json.dumps(out, ensure_ascii=False, separators=_COMPACT), walker.cut
+
+
+def to_jsonable(value: Any, *, limit: int) -> tuple[Any, bool]:
+    """``value`` as plain JSON values (see ``to_json``)."""
+    text, cut = to_json(value, limit=limit)
+    return json.loads(text), cut
 
 
 class _Walker:
@@ -146,6 +167,56 @@ class _Walker:
             self.budget -= 2
             out.append(self.walk(item, depth + 1))
         return out
+
+
+def _names_secret(text: str) -> bool:
+    low = text.lower()
+    if not any(word in low for word in _SECRET_WORDS):
+        return False
+    for m in _KEY.finditer(text):
+        key = m.group(1)
+        if is_secret_key(json.loads(f'"{key}"') if "\\" in key else key):
+            return True
+    return False
+
+
+def _large(value: Any, limit: int) -> bool:
+    """Whether ``value`` is plainly too large to encode whole just to find out
+    (a long text or list, at the top or one level down)."""
+    if isinstance(value, str):
+        return len(value) > limit
+    if isinstance(value, list | tuple):
+        return len(value) > limit // 50 or any(_long(v, limit) for v in value)
+    if isinstance(value, Mapping):
+        return len(value) > limit // 50 or any(_long(v, limit) for v in value.values())
+    return False
+
+
+def _long(v: Any, limit: int) -> bool:
+    return isinstance(v, str | list | tuple) and len(v) > limit // (1 if isinstance(v, str) else 50)
+
+
+def _plain(v: Any) -> Any:
+    """What the C encoder cannot encode itself, made plain (the walker's rules)."""
+    if isinstance(v, set | frozenset):
+        return list(v)
+    messages = getattr(v, "messages", None)
+    if isinstance(messages, list) and callable(getattr(v, "to_messages", None)):
+        return {"type": type(v).__name__, "messages": messages}
+    to_dict = getattr(v, "to_dict", None)
+    if callable(to_dict) and not isinstance(v, type):
+        d = to_dict()
+        if isinstance(d, Mapping):
+            return d
+    if isinstance(v, BaseException):
+        return {"error": type(v).__name__, "message": str(v)}
+    if isinstance(v, uuid.UUID | PurePath):
+        return str(v)
+    if isinstance(v, datetime | date):
+        return v.isoformat()
+    if isinstance(v, bytes | bytearray | memoryview):
+        return f"<{len(v)} bytes>"
+    return _repr(v)
 
 
 def _repr(v: Any) -> str:

@@ -210,22 +210,16 @@ def _order(rec: RunRecord) -> tuple[int, int]:
     return 0, rec.start_ns
 
 
-def _dump(value: Any) -> str | None:
-    if value is None:
-        return None
+def _dump(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-def _load(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
 
 
 def _row(r: RunRecord) -> tuple[Any, ...]:
     usage = r.usage or {}
     return (
         r.run_id, r.trace_id, r.parent_id, r.name, r.run_type, r.status, r.start_ns, r.end_ns,
-        r.latency_s, r.first_chunk_s, _dump(r.tags), _dump(r.metadata), _dump(r.inputs),
-        _dump(r.outputs), r.error_type, r.error_message, usage.get("input_tokens"),
+        r.latency_s, r.first_chunk_s, _dump(r.tags), r.metadata_json, r.inputs_json,
+        r.outputs_json, r.error_type, r.error_message, usage.get("input_tokens"),
         usage.get("output_tokens"), usage.get("total_tokens"), r.model, int(r.truncated),
     )
 
@@ -239,8 +233,8 @@ def _record(row: tuple[Any, ...]) -> RunRecord:
     return RunRecord(
         run_id=run_id, trace_id=trace_id, parent_id=parent_id, name=name, run_type=run_type,
         status=status, start_ns=start_ns, end_ns=end_ns, latency_s=latency,
-        first_chunk_s=first, tags=_load(tags) or [], metadata=_load(metadata),
-        inputs=_load(inputs), outputs=_load(outputs), error_type=error_type,
+        first_chunk_s=first, tags=json.loads(tags) if tags else [], metadata_json=metadata,
+        inputs_json=inputs, outputs_json=outputs, error_type=error_type,
         error_message=error_message, usage=usage or None, model=model,
         truncated=bool(truncated),
     )
