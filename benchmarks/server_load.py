@@ -75,6 +75,14 @@ def build_app(tokens: int, delay: float) -> Any:
         def model_label(self) -> str:
             return "FakeChatModel"
 
+        async def acheck_collection(self, name: str | None = None) -> Any:
+            from ragstream.app import CollectionInfo
+
+            return CollectionInfo(name or "bench", len(docs), len(docs), None)
+
+        async def acollection_sources(self, name: str | None = None) -> list[str]:
+            return sorted(str(d.metadata["source"]) for d in docs)
+
         def chain(self, collection: str | None = None, *, k: int | None = None) -> Any:
             if not self._chains:  # built once, as RagApp does
                 self._chains[("bench", 4)] = create_conversational_rag_chain(
@@ -84,7 +92,7 @@ def build_app(tokens: int, delay: float) -> Any:
     import tempfile
 
     rag = BenchApp(Settings(home=Path(tempfile.mkdtemp()), model="fake"))
-    app = create_rag_server(rag)
+    app = create_rag_server(rag, warm_up=False)  # nothing to load: a fake model, no store
     prompt = ChatPromptTemplate.from_messages([("human", "{question}")])
     add_routes(app, prompt | FakeChatModel(_answer(tokens), delay=delay) | StrOutputParser(),
                path="/chain")
