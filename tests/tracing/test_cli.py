@@ -159,3 +159,17 @@ def test_the_store_is_chosen_by_db_then_environment_then_data_dir(
     assert "RunnableSequence" in cli("traces", env=env).stdout
     other = tmp_path / "other"
     assert cli("traces", "--data-dir", str(other), env={"RAGSTREAM_TRACES_DB": ""}).stdout == ""
+
+
+def test_delete_by_id_and_by_age(cli: Run, recorded: Tracer) -> None:
+    first, second, third = (t.trace_id for t in list_traces(path=recorded.path))
+    assert cli("traces", "delete").exit_code == 2  # nothing named
+    refused = cli("traces", "delete", first[:8])
+    assert refused.exit_code == 2 and "--yes" in refused.stderr
+    assert cli("traces", "delete", "0000nope", "--yes").exit_code == 4
+    done = cli("traces", "delete", first[:8], "--yes")
+    assert done.exit_code == 0 and done.stdout == "deleted 1 trace\n"
+    assert [t.trace_id for t in list_traces(path=recorded.path)] == [second, third]
+    assert cli("traces", "delete", "--older-than", "1", "--yes").stdout == "deleted 0 traces\n"
+    assert cli("traces", "delete", "--older-than", "0", "--yes").stdout == "deleted 2 traces\n"
+    assert list_traces(path=recorded.path) == []

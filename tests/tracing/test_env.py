@@ -8,7 +8,10 @@ import sys
 import textwrap
 from pathlib import Path
 
-from ragstream.tracing import get_trace, list_traces
+import pytest
+
+from ragstream.errors import ConfigError
+from ragstream.tracing import get_trace, list_traces, tracer_from_env
 
 from .conftest import Collector
 
@@ -65,3 +68,31 @@ def test_the_reference_frameworks_variable_and_a_chosen_file(tmp_path: Path) -> 
                RAGSTREAM_HOME=str(tmp_path / "home"))
     assert [t.status for t in list_traces(path=path)] == ["cancelled", "ok"]
     assert not (tmp_path / "home").exists()
+
+
+def test_tracer_from_env_reads_where_to_write_and_send(
+    tmp_path: Path, collector: Collector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in list(os.environ):
+        if name.startswith(("RAGSTREAM_", "OTEL_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    tracer = tracer_from_env()
+    tracer.close()
+    assert tracer.path == tmp_path / "xdg" / "ragstream" / "traces.db"  # the default home
+    assert tracer.otlp_endpoint is None
+    monkeypatch.setenv("RAGSTREAM_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:1")
+    monkeypatch.setenv("RAGSTREAM_OTLP_ENDPOINT", collector.endpoint)  # ours wins
+    tracer = tracer_from_env()
+    tracer.close()
+    assert tracer.path == tmp_path / "home" / "traces.db" and tracer.path.exists()
+    assert tracer.otlp_endpoint == collector.endpoint
+    monkeypatch.setenv("RAGSTREAM_TRACES_DB", "off")
+    tracer = tracer_from_env()
+    tracer.close()
+    assert tracer.path is None
+    monkeypatch.delenv("RAGSTREAM_OTLP_ENDPOINT")
+    monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT")
+    with pytest.raises(ConfigError, match="RAGSTREAM_TRACES_DB=off leaves tracing nowhere"):
+        tracer_from_env()

@@ -2,6 +2,7 @@
 
     ragstream traces                 the latest traces: time, name, status, latency, tokens
     ragstream traces show TRACE_ID   one trace as a tree of runs with their timings
+    ragstream traces delete ...      delete traces by id, or those older than N days
 
 A trace id may be shortened to any unique prefix (the listing shows eight
 characters). The store is ``--db``, else ``RAGSTREAM_TRACES_DB``, else
@@ -136,6 +137,45 @@ def show_trace(trace_id: str, db: Path | None, as_json: bool) -> None:
             output.line(_cut(f"{label}: {json.dumps(value, ensure_ascii=False)}", width),
                         style="dim")
     _tree(output, root, "", "")
+
+
+@traces.command("delete")
+@click.argument("trace_ids", nargs=-1, metavar="[TRACE_ID]...")
+@click.option("--older-than", type=click.FloatRange(min=0), default=None, metavar="DAYS",
+              help="Delete the traces started more than DAYS days ago.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@_db_option
+@common_options
+def delete_traces(trace_ids: tuple[str, ...], older_than: float | None, yes: bool,
+                  db: Path | None) -> None:
+    """Delete traces TRACE_ID... (unique prefixes), or those older than --older-than DAYS."""
+    import sys
+
+    if not trace_ids and older_than is None:
+        raise click.UsageError("name the traces to delete, or give --older-than DAYS")
+    store = _store(db)
+    try:
+        ids = []
+        for given in trace_ids:
+            matches = store.match(given)
+            if len(matches) != 1:
+                echo_error(f"trace id prefix {given!r} is ambiguous; give more characters"
+                           if matches else f"no trace {given!r} in {display_source(store.path)}")
+                raise click.exceptions.Exit(USAGE if matches else NOT_FOUND)
+            ids.append(matches[0])
+        what = (f"{len(ids)} trace{'s' if len(ids) != 1 else ''}" if ids else "")
+        if older_than is not None:
+            what += (" and " if what else "") + f"the traces older than {older_than:g} days"
+        if not yes:
+            if not sys.stdin.isatty():
+                raise click.UsageError(f"add --yes to delete {what} without being asked")
+            if not click.confirm(f"delete {what}?", default=False):
+                raise click.exceptions.Exit(1)
+        seconds = None if older_than is None else older_than * 86400
+        deleted = store.delete_traces(older_than=seconds, trace_ids=ids)
+    finally:
+        store.close()
+    Output().line(f"deleted {deleted} trace{'s' if deleted != 1 else ''}")
 
 
 def _tree(output: Output, run: RunRecord, lead: str, rest: str) -> None:

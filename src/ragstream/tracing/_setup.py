@@ -59,7 +59,15 @@ def tracer_from_env() -> Tracer:
     the first run when ``RAGSTREAM_TRACING=1``)."""
     global _current
     local = os.environ.get("RAGSTREAM_TRACES_DB", "").strip().lower() not in _OFF
-    tracer = Tracer(local=local, otlp_endpoint=otlp_endpoint_from_env()).start()
+    endpoint = otlp_endpoint_from_env()
+    if not local and endpoint is None:
+        from ragstream.errors import ConfigError
+
+        raise ConfigError(
+            "RAGSTREAM_TRACES_DB=off leaves tracing nowhere to write: set "
+            "OTEL_EXPORTER_OTLP_ENDPOINT (or RAGSTREAM_OTLP_ENDPOINT), or unset RAGSTREAM_TRACING"
+        )
+    tracer = Tracer(local=local, otlp_endpoint=endpoint).start()
     _current = tracer
     return tracer
 

@@ -129,11 +129,11 @@ class Tracer:
 
     def on_event(self, event: dict[str, Any], run_type: str) -> None:
         """Queue a run's start or end event; never blocks, never raises."""
+        if self._closed:  # runs started before close() still report here
+            return
         try:
             queue = self._queue
             if self._thread is None:
-                if self._closed:
-                    return
                 self._start_thread()
             if len(queue) >= self.max_queue:
                 with self._lock:
