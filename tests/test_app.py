@@ -4,6 +4,7 @@ history it saves, and collections. Real Chroma on disk, fake embeddings."""
 from __future__ import annotations
 
 import asyncio
+import pickle
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,10 +20,12 @@ from ragstream.app import (
     sample_corpus_path,
 )
 from ragstream.config import load_settings
+from ragstream.documents import Document
 from ragstream.embeddings import FakeEmbeddings
 from ragstream.errors import ConfigError, InputError
 from ragstream.history import is_incomplete
 from ragstream.messages import AIMessage, HumanMessage
+from ragstream.vectorstores import Chroma, VectorStoreRetriever
 
 STAGES = {"load", "split", "embed", "store", "done"}
 
@@ -86,10 +89,43 @@ def test_ingest_reports_each_source_and_progress(tmp_path: Path, folder: Path) -
     assert {u["stage"] for u in updates} == STAGES and updates[-1]["stage"] == "done"
     loads = [u for u in updates if u["stage"] == "load" and "error" not in u]
     assert [u["done"] for u in loads] == [1, 2]
+    assert {u["total"] for u in loads} == {2}  # a folder's files are counted up front
     embedded = [u["done"] for u in updates if u["stage"] == "embed"]
     assert embedded[-1] == 2 and embedded == sorted(embedded)
     assert {u["status"] for u in updates if u["stage"] == "split"} == {"added"}
     assert [u["source"] for u in updates if "error" in u] == [str(tmp_path / "missing.md")]
+
+
+def test_the_load_total_counts_each_file_once_and_failures_count_as_done(
+    tmp_path: Path, folder: Path
+) -> None:
+    (folder / "sub").mkdir()
+    (folder / "sub" / "birds.md").write_text("# Birds\n\nBirds sing at dawn.\n", "utf-8")
+    (folder / "broken.txt").write_bytes(b"\xff\xfe not text")
+    app = make_app(tmp_path / "home")
+    updates: list[dict[str, Any]] = []
+
+    nope = str(tmp_path / "nope.md")
+    report = app.ingest([str(folder / "cats.md"), str(folder), nope], on_progress=updates.append)
+
+    assert report.count("added") == 3 and report.count("failed") == 2
+    loads = [u for u in updates if u["stage"] == "load" and u["source"] != nope]
+    assert {u["total"] for u in loads} == {4}  # cats.md named twice, nope.md never listed
+    assert [u["done"] for u in loads] == [1, 2, 3, 4]
+    assert loads[-1]["source"] == str(folder / "broken.txt") and "error" in loads[-1]
+
+
+def test_the_retriever_gives_scores_from_the_store(tmp_path: Path, folder: Path) -> None:
+    app = make_app(tmp_path / "home")
+    app.ingest([str(folder)])
+    retriever = app.retriever(k=2)
+
+    docs = retriever.invoke("Why do cats purr?")
+
+    assert isinstance(retriever, VectorStoreRetriever) and retriever.include_scores
+    expected = app.store().similarity_search_with_relevance_scores("Why do cats purr?", k=2)
+    assert [(d.id, d.metadata["score"]) for d in docs] == [(d.id, s) for d, s in expected]
+    assert all("score" not in d.metadata for d, _ in expected)
 
 
 def test_a_second_ingest_embeds_nothing(tmp_path: Path, folder: Path) -> None:
@@ -191,6 +227,20 @@ def test_collections_list_check_and_delete(tmp_path: Path, folder: Path) -> None
     assert sorted(Path(s).name for s in run(app.acollection_sources())) == ["cats.md", "dogs.md"]
     assert app.delete_collection("more") == CollectionInfo("more", 2, 2, "fake:384")
     assert [c.name for c in app.list_collections()] == ["docs"]
+    assert Chroma.list_collections(persist_directory=app.settings.chroma_path) == ["docs"]
+
+
+def test_a_collection_written_without_indexing_has_no_sources(tmp_path: Path) -> None:
+    app = make_app(tmp_path / "home")
+    app.store("plain").add_documents([Document("loose text", {"source": "x"})])
+
+    assert app.collection("plain") == CollectionInfo("plain", 1, 0, "fake:384")
+    assert app.list_collections() == [CollectionInfo("plain", 1, 0, "fake:384")]
+    assert not run(app.store("plain").record_store().asources())
+    error = pickle.loads(pickle.dumps(NoDocumentsError("gone", exists=False, where="here")))
+    assert (error.collection, error.exists, str(error)) == (
+        "gone", False, "collection 'gone' does not exist (here)"
+    )
 
 
 def test_an_empty_collection_cannot_answer(tmp_path: Path, folder: Path) -> None:

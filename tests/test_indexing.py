@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ from ragstream.documents import Document
 from ragstream.errors import ConfigError, InputError, SourceError
 from ragstream.indexing import (
     IndexProgress,
+    IndexRecord,
     IndexResult,
     aindex,
     delete_sources,
@@ -20,7 +21,8 @@ from ragstream.indexing import (
 )
 from ragstream.testing import FakeEmbeddings
 from ragstream.vectorstores import Chroma, InMemoryVectorStore, VectorStore
-from ragstream.vectorstores._ids import stable_id
+from ragstream.vectorstores._ids import content_hash, stable_id
+from ragstream.vectorstores._records import InMemoryRecordStore
 from tests._chroma_server import chroma_server, unique_collection
 
 __all__ = ["chroma_server"]  # the shared server fixture, for the Chroma test
@@ -372,3 +374,185 @@ def test_records_live_with_a_chroma_collection(
     assert (result.added, result.skipped, result.deleted, result.sources_deleted) == (1, 3, 3, 1)
     assert store.count() == 4
     assert sorted(asyncio.run(store.record_store().asources())) == ["a.md", "c.md"]
+
+
+# -- store calls per batch, and a stop at any step --------------------------------
+
+
+class CountingRecords(InMemoryRecordStore):
+    """Records in memory that count the calls made to read and write them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gets: list[int] = []
+        self.puts: list[int] = []
+
+    async def aget(self, sources: Sequence[str]) -> dict[str, IndexRecord]:
+        self.gets.append(len(sources))
+        return await super().aget(sources)
+
+    async def aput(self, records: Sequence[IndexRecord]) -> None:
+        self.puts.append(len(records))
+        await super().aput(records)
+
+
+def test_many_small_sources_take_a_few_store_calls_not_one_each(emb: CountingEmbeddings) -> None:
+    class CountingStore(InMemoryVectorStore):
+        def __init__(self, emb: CountingEmbeddings) -> None:
+            super().__init__(emb)
+            self.writes: list[int] = []
+
+        async def _aupsert(self, ids: list[str], documents: list[Document],
+                           vectors: list[list[float]]) -> None:
+            self.writes.append(len(ids))
+            await super()._aupsert(ids, documents, vectors)
+
+    store, records = CountingStore(emb), CountingRecords()
+    docs = [Document(f"note {i} about topic {i % 7}", {"source": f"n{i}.md"}) for i in range(300)]
+
+    result = index(docs, store, record_store=records, batch_size=64)
+
+    assert result.added == 300 and store.count() == 300 and len(records.records) == 300
+    assert sum(store.writes) == 300 and len(store.writes) <= 300 // 16
+    assert sum(records.puts) == 300 and len(records.puts) <= len(store.writes)
+    assert sum(records.gets) == 300 and len(records.gets) <= 300 // 16
+    records.gets.clear()
+    records.puts.clear()
+    assert index(docs, store, record_store=records).skipped == 300
+    assert records.puts == [] and len(records.gets) <= 300 // 16
+
+
+class Stop(Exception):
+    """Stands for the process being killed between two store calls."""
+
+
+class Steps:
+    """Counts the calls that change a store or its records; raises ``Stop`` at one of them."""
+
+    def __init__(self, stop_at: int | None = None) -> None:
+        self.n = 0
+        self.stop_at = stop_at
+
+    def tick(self) -> None:
+        self.n += 1
+        if self.n == self.stop_at:
+            raise Stop(f"stopped before call {self.n}")
+
+
+class StoppingStore(InMemoryVectorStore):
+    def __init__(self, emb: CountingEmbeddings, steps: Steps) -> None:
+        super().__init__(emb)
+        self.steps = steps
+
+    async def _aupsert(self, ids: list[str], documents: list[Document],
+                       vectors: list[list[float]]) -> None:
+        self.steps.tick()
+        await super()._aupsert(ids, documents, vectors)
+
+    async def _adelete(self, ids: list[str] | None, where: Any) -> None:
+        self.steps.tick()
+        await super()._adelete(ids, where)
+
+
+class StoppingRecords(InMemoryRecordStore):
+    def __init__(self, steps: Steps) -> None:
+        super().__init__()
+        self.steps = steps
+
+    async def aput(self, records: Sequence[IndexRecord]) -> None:
+        self.steps.tick()
+        await super().aput(records)
+
+    async def adelete(self, sources: Sequence[str]) -> None:
+        self.steps.tick()
+        await super().adelete(sources)
+
+
+def snapshot(store: VectorStore, records: InMemoryRecordStore) -> tuple[Any, ...]:
+    """What the store holds, checked against the records: every chunk stored is named by a
+    record, none is pending, and every record's chunks are stored as it says."""
+    named = {i: h for r in records.records.values() for i, h in r.chunks.items()}
+    stored = store.get_by_ids(list(named))
+    assert store.count() == len(stored) == len(named)  # no orphan, nothing missing
+    assert {d.id: content_hash(d) for d in stored} == named
+    assert all(r.content_hash for r in records.records.values())
+    return (
+        sorted((d.page_content, sorted(d.metadata.items())) for d in stored),
+        sorted((s, r.content_hash, sorted(r.chunks.items())) for s, r in records.records.items()),
+    )
+
+
+def vouched_chunks_are_stored(store: VectorStore, records: InMemoryRecordStore) -> None:
+    """After a stop: a record's chunk with a hash is stored with exactly that content."""
+    for record in records.records.values():
+        vouched = {i: h for i, h in record.chunks.items() if h}
+        stored = {d.id: content_hash(d) for d in store.get_by_ids(list(vouched))}
+        assert stored == vouched, record.source
+
+
+def test_a_run_stopped_at_any_store_call_is_completed_by_the_next(
+    emb: CountingEmbeddings,
+) -> None:
+    """v1 is indexed, then a run towards v2 stops before its 1st, 2nd, ... store call.
+    The next run completes v2, or v1 if the files went back, with no duplicate, no orphan
+    and no chunk missing: the store ends as a clean run leaves it. (The new file e.md
+    stays: a source seen for the first time has no record until its chunks are stored.)"""
+    v1 = {**corpus(), "d.md": "delta one\n\ndelta two"}
+    v2 = {
+        "a.md": "alpha one\n\nalpha TWO changed",  # a chunk changed, one gone
+        "b.md": "beta one\n\nbeta two",  # unchanged
+        "c.md": "gamma one\n\ngamma new",  # a chunk added
+        "e.md": "epsilon one",  # new; d.md is gone
+    }
+
+    def clean(texts: dict[str, str]) -> tuple[Any, ...]:
+        store, records = InMemoryVectorStore(emb), InMemoryRecordStore()
+        run(docs_of(texts), store, record_store=records, cleanup="full")
+        return snapshot(store, records)
+
+    back = {**v1, "e.md": v2["e.md"]}
+    expected = {"back": clean(back), "v2": clean(v2)}
+    total = Steps()
+    store, records = StoppingStore(emb, total), StoppingRecords(total)
+    run(docs_of(v1), store, record_store=records, cleanup="full")
+    total.n = 0
+    run(docs_of(v2), store, record_store=records, cleanup="full", batch_size=2)
+    calls = total.n
+    assert calls >= 6
+
+    for stop_at in range(1, calls + 1):
+        for then in ("back", "v2"):
+            steps = Steps()
+            store, records = StoppingStore(emb, steps), StoppingRecords(steps)
+            run(docs_of(v1), store, record_store=records, cleanup="full")
+            steps.n, steps.stop_at = 0, stop_at
+            with pytest.raises(Stop):
+                run(docs_of(v2), store, record_store=records, cleanup="full", batch_size=2)
+            vouched_chunks_are_stored(store, records)
+            steps.stop_at = None
+            run(docs_of(back if then == "back" else v2), store, record_store=records,
+                cleanup="full")
+            assert snapshot(store, records) == expected[then], (stop_at, then)
+
+
+def test_deleting_sources_stopped_half_way_is_completed_by_the_next_run(
+    emb: CountingEmbeddings,
+) -> None:
+    for stop_at in (1, 2, 3):
+        steps = Steps()
+        store, records = StoppingStore(emb, steps), StoppingRecords(steps)
+        run(docs_of(corpus()), store, record_store=records)
+        steps.n, steps.stop_at = 0, stop_at
+        with pytest.raises(Stop):
+            delete_sources(["a.md", "b.md"], store, record_store=records)
+        vouched_chunks_are_stored(store, records)
+        steps.stop_at = None
+        # the sources came back: whatever the stop left, they are whole again
+        run(docs_of(corpus()), store, record_store=records)
+        assert snapshot(store, records) == snapshot(*_fresh(emb, corpus()))
+
+
+def _fresh(emb: CountingEmbeddings, texts: dict[str, str]) -> tuple[VectorStore, Any]:
+    store, records = InMemoryVectorStore(emb), InMemoryRecordStore()
+    run(docs_of(texts), store, record_store=records)
+    return store, records

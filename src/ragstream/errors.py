@@ -22,6 +22,8 @@ is, with a note naming the step (see ``add_step_note``).
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "ConfigError",
     "InputError",
@@ -41,8 +43,25 @@ __all__ = [
 ]
 
 
+def _rebuild(cls: type[RagstreamError], args: tuple[object, ...]) -> RagstreamError:
+    error = cls.__new__(cls)
+    error.args = args
+    return error
+
+
 class RagstreamError(Exception):
-    """Root of every error ragstream raises."""
+    """Root of every error ragstream raises.
+
+    Every error pickles (to cross a process pool, say) with its attributes
+    and notes, whatever its constructor takes.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The default rebuilds with ``cls(*self.args)``; errors whose constructor
+        # takes other arguments than ``args`` holds (``SourceError(source,
+        # reason)``) would fail. Rebuild without ``__init__``, then restore the
+        # attributes (``__notes__`` among them) from ``__dict__``.
+        return _rebuild, (type(self), self.args), self.__dict__ or None
 
 
 class UserError(RagstreamError):

@@ -17,8 +17,23 @@ a chunk that did not change keeps its id across runs.
 
 Loading, splitting, embedding and writing overlap: they run as four stages
 joined by bounded queues, embedding in batches of ``batch_size`` chunks.
-``on_progress`` is called with an ``IndexProgress`` after every step, with
-running counts a progress bar can show.
+Store calls are made per batch, never per source: records are read for the
+sources waiting to be split, and a write stores the chunks of every batch
+ready by then, then the records of every source it finished, in one call
+each. ``on_progress`` is called with an ``IndexProgress`` after every step,
+with running counts a progress bar can show.
+
+A run stopped at any point (an error, Ctrl-C, the process killed) leaves a
+store the next run completes without duplicates or orphans: chunk ids are
+stable, so writing a chunk again replaces it; a record is written only once
+every chunk it vouches for is stored; and before the chunks of an already
+recorded source change, its record is rewritten to name them as pending (an
+empty hash, which matches nothing), so the next run re-checks that source
+and deletes, or writes again, whatever a stop left half done. One case is
+left to the user: a source indexed for the first time has no record until
+its chunks are stored, so if a run stops half-way and that source is gone
+before the next run, its stored chunks stay (delete them by filter on
+``source``).
 
 >>> from ragstream.indexing import index
 >>> result = index(loader, vectorstore, splitter=splitter)  # doctest: +SKIP
@@ -54,6 +69,11 @@ __all__ = [
 ]
 
 Cleanup = Literal["incremental", "full"] | None
+
+#: sources read from the loader ahead of splitting, and whose records are read at once
+_GROUPS = 32
+#: the chunk hash of a record entry not known to be stored (pending deletion)
+_PENDING = ""
 
 
 class Splitter(Protocol):
@@ -101,8 +121,11 @@ class _Group:
     source: str | None
     docs: list[Document]
     record: IndexRecord | None = None
+    digest: str = ""
+    before: IndexRecord | None = None  # the old record, with what will change pending
     stale: list[str] = field(default_factory=list)
     pending: int = 0
+    items: list[_Item] = field(default_factory=list)
 
 
 @dataclass(eq=False)
@@ -137,6 +160,13 @@ class _Run:
                     self.result,
                 )
             )
+
+
+def _pending(record: IndexRecord, changing: Iterable[str]) -> IndexRecord:
+    """``record`` with the chunks about to be written or deleted pending: its hash and
+    theirs match nothing, so a run stopped half-way is re-checked by the next one."""
+    chunks = {**record.chunks, **dict.fromkeys(changing, _PENDING)}
+    return IndexRecord(record.source, _PENDING, chunks)
 
 
 def _source_hash(docs: list[Document]) -> str:
@@ -223,9 +253,9 @@ async def aindex(
     _check(vectorstore, splitter, cleanup, batch_size)
     records = record_store if record_store is not None else vectorstore.record_store()
     run = _Run(on_progress)
-    groups: asyncio.Queue[_Group | None] = asyncio.Queue(maxsize=8)
+    groups: asyncio.Queue[_Group | None] = asyncio.Queue(maxsize=_GROUPS)
     items: asyncio.Queue[_Item | None] = asyncio.Queue(maxsize=2 * batch_size)
-    batches: asyncio.Queue[tuple[list[_Item], list[list[float]]] | None] = asyncio.Queue(2)
+    batches: asyncio.Queue[tuple[list[_Item], list[list[float]]] | None] = asyncio.Queue(4)
     seen: set[str] = set()
     load_errors: list[SourceError] = []
 
@@ -271,25 +301,29 @@ async def aindex(
             await groups.put(group)
         await groups.put(None)
 
-    async def finish(group: _Group) -> None:
-        if group.stale:
-            await vectorstore.adelete(group.stale)
-            run.count(deleted=len(group.stale))
-        if group.record is not None:
-            await records.aput([group.record])
-        run.done += 1
-        run.emit("source_done", group.source)
+    async def commit(done: list[_Group]) -> None:
+        """Finished sources: their stale chunks deleted, then their records written."""
+        if not done:
+            return
+        stale = [doc_id for group in done for doc_id in group.stale]
+        if stale:
+            await vectorstore.adelete(stale)
+            run.count(deleted=len(stale))
+        recorded = [g.record for g in done if g.record is not None]
+        if recorded:
+            await records.aput(recorded)
+        for group in done:
+            run.done += 1
+            run.emit("source_done", group.source)
 
-    async def plan(group: _Group, old: IndexRecord | None) -> None:
-        digest = _source_hash(group.docs)
-        if old is not None and old.content_hash == digest and not force:
+    def plan(group: _Group, old: IndexRecord | None, chunks: list[Document] | None) -> bool:
+        """Decide what to write for a group; False if it has nothing to write."""
+        if chunks is None:  # unchanged
+            assert old is not None
             run.count(skipped=len(old.chunks))
             run.done += 1
             run.emit("source_unchanged", group.source, len(old.chunks))
-            return
-        chunks = group.docs
-        if splitter is not None:
-            chunks = await asyncio.to_thread(splitter.split_documents, list(group.docs))
+            return False
         new: dict[str, tuple[Document, str]] = {}
         for chunk in chunks:
             new[stable_id(chunk, source_key=source_key)] = (chunk, content_hash(chunk))
@@ -302,28 +336,56 @@ async def aindex(
         else:
             group.stale = [i for i in before if i not in new]
         if group.source is not None:
-            group.record = IndexRecord(group.source, digest, kept)
+            group.record = IndexRecord(group.source, group.digest, kept)
+            if old is not None and (todo or group.stale):
+                group.before = _pending(old, [i for i, _, _ in todo] + group.stale)
         group.pending = len(todo)
+        group.items = [_Item(group, doc_id, chunk, known) for doc_id, chunk, known in todo]
         run.to_embed += len(todo)
         run.emit("source_split", group.source, len(new))
-        if not todo:
-            await finish(group)
-        for doc_id, chunk, known in todo:
-            await items.put(_Item(group, doc_id, chunk, known))
+        return bool(todo)
+
+    def changed(group: _Group, old: IndexRecord | None) -> bool:
+        group.digest = _source_hash(group.docs)
+        return force or old is None or old.content_hash != group.digest
+
+    def split_all(todo: list[_Group]) -> list[list[Document]]:
+        if splitter is None:
+            return [group.docs for group in todo]
+        return [splitter.split_documents(list(group.docs)) for group in todo]
 
     async def split() -> None:
         finished = False
         while not finished:
             batch = [await groups.get()]
-            while not groups.empty() and len(batch) < 32:
+            while batch[-1] is not None and not groups.empty() and len(batch) < _GROUPS:
                 batch.append(groups.get_nowait())
-            if batch[-1] is None:
-                finished = True
+            finished = batch[-1] is None
             todo = [g for g in batch if g is not None]
             sources = [g.source for g in todo if g.source is not None]
             old = await records.aget(sources) if sources else {}
-            for group in todo:
-                await plan(group, old.get(group.source) if group.source is not None else None)
+            olds = [old.get(g.source) if g.source is not None else None for g in todo]
+            flags = [changed(g, o) for g, o in zip(todo, olds, strict=True)]
+            to_split = [g for g, flag in zip(todo, flags, strict=True) if flag]
+            # one hop to a thread for the whole batch, not one per source
+            split_docs = iter(await asyncio.to_thread(split_all, to_split) if to_split else [])
+            nothing_to_write: list[_Group] = []
+            planned: list[_Group] = []
+            for group, o, flag in zip(todo, olds, flags, strict=True):
+                writes = plan(group, o, next(split_docs) if flag else None)
+                if writes:
+                    planned.append(group)
+                elif flag:
+                    nothing_to_write.append(group)
+            # what a recorded source is about to change is named pending first
+            pending = [g.before for g in todo if g.before is not None]
+            if pending:
+                await records.aput(pending)
+            await commit(nothing_to_write)
+            for group in planned:
+                for item in group.items:
+                    await items.put(item)
+                group.items = []
         await items.put(None)
 
     async def embed() -> None:
@@ -346,8 +408,17 @@ async def aindex(
         await batches.put(None)
 
     async def write() -> None:
-        while (got := await batches.get()) is not None:
-            batch, vectors = got
+        finished = False
+        while not finished:
+            # every batch embedded while the last write ran goes in this one
+            got = [await batches.get()]
+            while got[-1] is not None and not batches.empty():
+                got.append(batches.get_nowait())
+            finished = got[-1] is None
+            batch = [item for b in got if b is not None for item in b[0]]
+            if not batch:
+                continue
+            vectors = [vector for b in got if b is not None for vector in b[1]]
             unique = {item.id: (item, vector) for item, vector in zip(batch, vectors, strict=True)}
             await vectorstore._aupsert(
                 list(unique),
@@ -357,10 +428,12 @@ async def aindex(
             )
             known = sum(1 for i in batch if i.known)
             run.count(added=len(batch) - known, updated=known)
+            done: list[_Group] = []
             for item in batch:
                 item.group.pending -= 1
                 if item.group.pending == 0:
-                    await finish(item.group)
+                    done.append(item.group)
+            await commit(done)
 
     await _run_all(load(), split(), embed(), write())
 
@@ -380,13 +453,19 @@ async def aindex(
 async def _delete_recorded(
     sources: list[str], vectorstore: VectorStore, records: RecordStore, run: _Run
 ) -> None:
-    found = await records.aget(sources)
-    for source, record in found.items():
-        if record.chunks:
-            await vectorstore.adelete(list(record.chunks))
-        await records.adelete([source])
+    found = list((await records.aget(sources)).values())
+    if not found:
+        return
+    # chunks first, their records last; a stop in between leaves pending records
+    # that name the chunks, so the next run deletes them (or writes them again)
+    await records.aput([_pending(r, r.chunks) for r in found])
+    chunks = [doc_id for record in found for doc_id in record.chunks]
+    if chunks:
+        await vectorstore.adelete(chunks)
+    await records.adelete([record.source for record in found])
+    for record in found:
         run.count(deleted=len(record.chunks), sources_deleted=1)
-        run.emit("source_deleted", source, len(record.chunks))
+        run.emit("source_deleted", record.source, len(record.chunks))
 
 
 async def adelete_sources(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import pickle
 from collections.abc import Callable
 from pathlib import Path
 
@@ -186,6 +187,68 @@ def test_four_ways_to_load_agree(notes: Path) -> None:
     assert list(loader.lazy_load()) == loaded
     assert asyncio.run(loader.aload()) == loaded
     assert asyncio.run(async_lazy()) == loaded
+
+
+def test_files_lists_what_load_reads_in_order(notes: Path, tmp_path: Path) -> None:
+    missing = tmp_path / "missing.md"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    again = notes / "plain.txt"
+    loader = FileLoader([notes, missing, empty, again])
+
+    files = loader.files()
+
+    assert [p.relative_to(notes).as_posix() for p in files] == [
+        "guide/page.html", "guide/paper.pdf", "intro.md", "plain.txt", "plain.txt",
+    ]
+    assert all(isinstance(p, Path) for p in files)
+    with pytest.raises(LoadError) as info:
+        loader.load()
+    sources = list(dict.fromkeys(d.metadata["source"] for d in info.value.documents))
+    assert sources == list(dict.fromkeys(str(p) for p in files))
+    assert [f.source for f in info.value.failures] == [str(missing), str(empty)]
+    assert asyncio.run(loader.afiles()) == files
+
+
+def test_files_of_a_named_file_and_of_nothing(tmp_path: Path) -> None:
+    path = write(tmp_path / "notes.log", "read as text when named\n")
+    assert FileLoader(path).files() == [path]
+    assert FileLoader(tmp_path / "nope").files() == []
+    assert FileLoader(tmp_path, glob="**/*.md").files() == []
+
+
+def test_many_small_files_keep_their_order_and_their_failures(tmp_path: Path) -> None:
+    """Files are read several at a time off the event loop; order and failures hold."""
+    root = tmp_path / "many"
+    for i in range(700):
+        write(root / f"n{i:04d}.txt", f"note {i}\n" if i % 250 != 7 else b"\xff bad")
+    with pytest.raises(LoadError) as info:
+        FileLoader(root).load()
+    error = info.value
+    assert [d.page_content for d in error.documents] == [
+        f"note {i}\n" for i in range(700) if i % 250 != 7
+    ]
+    assert [Path(f.source).name for f in error.failures] == ["n0007.txt", "n0257.txt", "n0507.txt"]
+
+
+def test_load_errors_pickle_with_their_failures_and_documents(notes: Path) -> None:
+    write(notes / "broken.txt", b"\xff\xff")
+    with pytest.raises(LoadError) as info:
+        FileLoader([notes, notes / "missing.md"]).load()
+    error = info.value
+    error.add_note("while loading the notes")
+
+    copy = pickle.loads(pickle.dumps(error))
+
+    assert type(copy) is LoadError and str(copy) == str(error)
+    assert copy.documents == error.documents and copy.loaded == error.loaded == 5
+    assert [(f.source, f.reason) for f in copy.failures] == [
+        (f.source, f.reason) for f in error.failures
+    ]
+    assert all(type(f) is SourceError for f in copy.failures)
+    assert copy.__notes__ == ["while loading the notes"]
+    single = pickle.loads(pickle.dumps(SourceError("a.md", "gone")))
+    assert (single.source, single.reason, str(single)) == ("a.md", "gone", "a.md: gone")
 
 
 # --- bad input ---------------------------------------------------------------------

@@ -390,8 +390,59 @@ class VectorStoreContract:
         assert asyncio.run(filtered.ainvoke("cat")) == filtered.invoke("cat")
 
     @pytest.mark.parametrize(
+        ("search_type", "search_kwargs"),
+        [
+            ("similarity", {"k": 3}),
+            ("mmr", {"k": 3, "fetch_k": 5}),
+            ("similarity_score_threshold", {"k": 5, "score_threshold": 0.2}),
+        ],
+    )
+    def test_the_retriever_puts_cosine_similarity_on_copies_when_asked(
+        self, full: VectorStore, search_type: str, search_kwargs: dict[str, Any]
+    ) -> None:
+        query = "the cat sat"
+        plain = full.as_retriever(search_type=search_type, search_kwargs=search_kwargs)
+        scored = full.as_retriever(
+            search_type=search_type, search_kwargs=search_kwargs, include_scores=True
+        )
+        docs = plain.invoke(query)
+        found = scored.invoke(query)
+        assert docs and [d.id for d in found] == [d.id for d in docs]
+        for doc, hit in zip(docs, found, strict=True):
+            score = hit.metadata["score"]
+            assert isinstance(score, float)
+            assert score == pytest.approx(1 - cosine_distance(query, hit.page_content), abs=1e-5)
+            assert hit.metadata == {**doc.metadata, "score": score}
+            assert hit.page_content == doc.page_content
+        # what the store holds is untouched, and so is what a plain search returns
+        assert full.get_by_ids([d.id for d in docs if d.id]) == docs
+        assert plain.invoke(query) == docs
+        assert asyncio.run(scored.ainvoke(query)) == scored.invoke(query)
+        if search_type == "similarity":
+            scores = [d.metadata["score"] for d in scored.invoke(query)]
+            assert scores == sorted(scores, reverse=True)
+
+    def test_a_score_already_in_the_metadata_is_replaced_on_the_copy_only(
+        self, full: VectorStore
+    ) -> None:
+        query = "stock markets fell sharply today"
+        (hit,) = full.as_retriever(search_kwargs={"k": 1}, include_scores=True).invoke(query)
+        assert hit.metadata["score"] == pytest.approx(1.0, abs=1e-5)
+        assert full.get_by_ids([stable_id(DOCS[4])])[0].metadata["score"] == 0.5
+
+    def test_documents_print_as_stored_by_default(self, store: VectorStore) -> None:
+        store.add_documents([Document("Task decomposition is hard", {"source": "a.md"})])
+        (doc,) = store.as_retriever().invoke("task decomposition")
+        assert repr(doc) == (
+            "Document(page_content='Task decomposition is hard', metadata={'source': 'a.md'})"
+        )
+        assert "include_scores" not in repr(store.as_retriever())
+        assert "include_scores=True" in repr(store.as_retriever(include_scores=True))
+
+    @pytest.mark.parametrize(
         ("kwargs", "message"),
         [
+            ({"include_scores": "yes"}, "include_scores must be True or False, not str"),
             ({"search_type": "fancy"}, "unknown search_type 'fancy'"),
             ({"search_kwargs": {"top_k": 3}}, "'top_k' not allowed with search_type 'similarity'"),
             ({"search_kwargs": {"k": 0}}, "k'\\] must be a positive int"),
@@ -432,10 +483,12 @@ class VectorStoreContract:
                 two.source: two,
             }
             assert sorted(await records.asources()) == sorted(["a.txt", two.source])
+            assert await records.acount() == 2
             await records.aput([IndexRecord("a.txt", "h3", {"c3": "z"})])
             assert (await records.aget(["a.txt"]))["a.txt"].content_hash == "h3"
             await records.adelete(["a.txt", "nope"])
             assert await records.asources() == [two.source]
+            assert await records.acount() == 1
 
         asyncio.run(main())
         assert store.record_store() is records

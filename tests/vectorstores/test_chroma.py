@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -101,7 +102,8 @@ def test_the_guide_call_builds_a_collection_in_cosine_space(chroma_server: str) 
     import chromadb
 
     host, port = chroma_server.removeprefix("http://").split(":")
-    client = chromadb.HttpClient(host=host, port=int(port))
+    settings = chromadb.config.Settings(anonymized_telemetry=False)
+    client = chromadb.HttpClient(host=host, port=int(port), settings=settings)
     config = client.get_collection(name).configuration_json
     assert config["hnsw"]["space"] == "cosine"
     assert store.as_retriever().tags == ["Chroma", "FakeEmbeddings"]
@@ -223,3 +225,100 @@ def test_documents_come_back_with_metadata_keys_sorted() -> None:
     [doc] = store.get_by_ids([doc_id])
     assert list(doc.metadata) == ["a", "source", "z"]
     assert list(store.similarity_search("t")[0].metadata) == ["a", "source", "z"]
+
+
+# -- collections of a Chroma ----------------------------------------------------------
+
+
+def _raw_names(folder: Path) -> list[str]:
+    import chromadb
+
+    settings = chromadb.config.Settings(anonymized_telemetry=False)  # as Chroma opens it
+    client = chromadb.PersistentClient(path=str(folder), settings=settings)
+    return sorted(c.name for c in client.list_collections())
+
+
+def test_list_collections_in_a_folder_leaves_the_records_out(tmp_path: Path) -> None:
+    from ragstream.indexing import index
+
+    folder = tmp_path / "db"
+    index(DOCS, Chroma("notes", embedding_function=EMB, persist_directory=folder))
+    Chroma("blog", embedding_function=EMB, persist_directory=folder).add_documents(DOCS[:1])
+
+    assert Chroma.list_collections(persist_directory=folder) == ["blog", "notes"]
+    assert _raw_names(folder) == ["blog", "notes", "notes.index-records"]
+    assert asyncio.run(Chroma.alist_collections(persist_directory=str(folder))) == [
+        "blog", "notes",
+    ]
+
+
+def test_listing_a_folder_that_does_not_exist_creates_nothing(tmp_path: Path) -> None:
+    folder = tmp_path / "never"
+    assert Chroma.list_collections(persist_directory=folder) == []
+    assert not folder.exists()
+
+
+def test_list_collections_on_a_server_and_through_a_client(chroma_server: str) -> None:
+    import chromadb
+
+    from ragstream.indexing import index
+
+    name = unique_collection("listed")
+    index(DOCS, Chroma(name, embedding_function=EMB, url=chroma_server))
+    names = Chroma.list_collections(url=chroma_server)
+    assert name in names and f"{name}.index-records" not in names
+    assert names == sorted(names)
+    host, port = chroma_server.removeprefix("http://").split(":")
+    assert name in Chroma.list_collections(host=host, port=int(port))
+    settings = chromadb.config.Settings(anonymized_telemetry=False)
+    client = chromadb.HttpClient(host=host, port=int(port), settings=settings)
+    assert Chroma.list_collections(client=client) == names
+
+
+def test_list_collections_in_memory() -> None:
+    name = unique_collection("memory")
+    Chroma(name, embedding_function=EMB).add_documents(DOCS[:1])
+    assert name in Chroma.list_collections()
+
+
+def test_list_collections_names_what_failed() -> None:
+    port = _free_port()
+    with pytest.raises(StoreError, match=f"at http://127.0.0.1:{port}: listing collections"):
+        Chroma.list_collections(url=f"http://127.0.0.1:{port}")
+    with pytest.raises(ConfigError, match="at most one of"):
+        Chroma.list_collections(url="http://h:1", persist_directory="x")
+    with pytest.raises(ConfigError, match="url must look like"):
+        Chroma.list_collections(url="chroma:8000")
+
+
+def test_exists_and_reading_records_create_nothing(tmp_path: Path) -> None:
+    folder = tmp_path / "db"
+    Chroma("other", embedding_function=EMB, persist_directory=folder).add_documents(DOCS[:1])
+    store = Chroma("maybe", embedding_function=EMB, persist_directory=folder)
+    records = store.record_store()
+
+    assert store.exists() is False
+    assert asyncio.run(records.asources()) == []
+    assert asyncio.run(records.aget(["a.txt"])) == {}
+    assert asyncio.run(records.acount()) == 0
+    assert _raw_names(folder) == ["other"]
+
+    store.add_documents(DOCS[:2])
+    assert store.exists() is True and asyncio.run(store.aexists()) is True
+    assert asyncio.run(records.acount()) == 0  # added without indexing: no records
+    assert _raw_names(folder) == ["maybe", "other"]
+
+
+def test_the_stored_collection_metadata_is_what_it_was_created_with(tmp_path: Path) -> None:
+    first = Chroma(
+        "meta", embedding_function=EMB, persist_directory=tmp_path,
+        collection_metadata={"ragstream_embeddings": "fake:64"},
+    )
+    first.add_documents(DOCS[:1])
+    later = Chroma(
+        "meta", embedding_function=EMB, persist_directory=tmp_path,
+        collection_metadata={"ragstream_embeddings": "minilm"},
+    )
+    assert later.get_collection_metadata() == {"ragstream_embeddings": "fake:64"}
+    assert asyncio.run(later.aget_collection_metadata())["ragstream_embeddings"] == "fake:64"
+    assert later.collection_metadata == {"ragstream_embeddings": "minilm"}  # as given

@@ -8,23 +8,16 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
-from ragstream.app._collections import (
-    EMBEDDINGS_KEY,
-    CollectionInfo,
-    NoDocumentsError,
-    list_infos,
-    read_info,
-)
+from ragstream.app._collections import EMBEDDINGS_KEY, CollectionInfo, NoDocumentsError, read_info
 from ragstream.app._ingest import IngestReport, IngestRun, ProgressCallback
 from ragstream.config import Settings
 from ragstream.core import Runnable
 from ragstream.core._bridge import run_sync
 from ragstream.documents import Document
-from ragstream.errors import ConfigError, InputError, RagstreamError, StoreError
+from ragstream.errors import ConfigError, InputError
 from ragstream.messages import AIMessage, BaseMessage, HumanMessage
-from ragstream.vectorstores._retriever import VectorStoreRetriever
 
 if TYPE_CHECKING:
     from ragstream.embeddings import Embeddings
@@ -32,8 +25,6 @@ if TYPE_CHECKING:
     from ragstream.vectorstores import Chroma
 
 __all__ = ["RagApp", "TurnEvent", "make_embeddings", "sample_corpus_path"]
-
-T = TypeVar("T")
 
 
 def sample_corpus_path() -> Path:
@@ -98,25 +89,6 @@ def _embeddings_key(spec: str) -> str:
     if name == "fake" and not arg:
         return "fake:384"
     return spec.strip()
-
-
-class _ScoredRetriever(VectorStoreRetriever):
-    """A similarity retriever that puts each document's relevance in ``metadata["score"]``
-    (cosine similarity, higher is closer), so the steps can show it."""
-
-    name = "VectorStoreRetriever"
-
-    async def _aget_relevant_documents(self, query: str, **kwargs: Any) -> list[Document]:
-        if self.search_type != "similarity":
-            return await super()._aget_relevant_documents(query, **kwargs)
-        kw = self.search_kwargs
-        pairs = await self.vectorstore.asimilarity_search_with_relevance_scores(
-            query, kw["k"], kw.get("filter")
-        )
-        return [
-            Document(doc.page_content, {**doc.metadata, "score": round(score, 4)}, id=doc.id)
-            for doc, score in pairs
-        ]
 
 
 class RagApp:
@@ -198,7 +170,7 @@ class RagApp:
     ]:
         """A retriever over a collection whose documents carry ``metadata["score"]``."""
         store = self.store(collection)
-        return _ScoredRetriever(store, search_kwargs={"k": k or self.settings.k})
+        return store.as_retriever(search_kwargs={"k": k or self.settings.k}, include_scores=True)
 
     def chain(self, collection: str | None = None, *, k: int | None = None) -> Runnable[Any, Any]:
         """The guide's conversational RAG chain over a collection."""
@@ -362,29 +334,22 @@ class RagApp:
 
     # -- collections ----------------------------------------------------------
 
-    def _client(self) -> Any:
-        # every store of this app shares one client; any store reaches it
-        return self.store()._get_client()
-
-    async def _read(self, what: str, work: Callable[[Any], T]) -> T:
-        try:
-            return await asyncio.to_thread(lambda: work(self._client()))
-        except RagstreamError:
-            raise
-        except Exception as exc:  # chromadb's errors, and httpx's for a server
-            raise StoreError(
-                f"{what} in {self.store_location} failed: {type(exc).__name__}: {exc}"
-            ) from exc
-
     def _no_store_yet(self) -> bool:
         # reading must not create the data directory: nothing was ever stored there
         return not self.settings.chroma_url and not self.settings.chroma_path.exists()
 
     async def alist_collections(self) -> list[CollectionInfo]:
         """Every collection in the store, by name, with its counts."""
+        from ragstream.vectorstores import Chroma
+
         if self._no_store_yet():
             return []
-        return await self._read("listing collections", list_infos)
+        if self.settings.chroma_url:
+            names = await Chroma.alist_collections(url=self.settings.chroma_url)
+        else:
+            names = await Chroma.alist_collections(persist_directory=self.settings.chroma_path)
+        found = [await read_info(self.store(name)) for name in names]
+        return [info for info in found if info is not None]
 
     def list_collections(self) -> list[CollectionInfo]:
         """The sync twin of ``alist_collections``."""
@@ -393,9 +358,7 @@ class RagApp:
     async def acollection(self, name: str | None = None) -> CollectionInfo:
         """One collection's counts; ``NoDocumentsError`` if it does not exist."""
         name = name or self.settings.collection
-        info = None if self._no_store_yet() else await self._read(
-            f"reading collection {name!r}", lambda client: read_info(client, name)
-        )
+        info = None if self._no_store_yet() else await read_info(self.store(name))
         if info is None:
             raise NoDocumentsError(name, exists=False, where=self.store_location)
         return info

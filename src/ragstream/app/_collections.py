@@ -8,16 +8,17 @@ be refused instead of comparing vectors that do not match.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ragstream.errors import StoreError
 
-__all__ = ["EMBEDDINGS_KEY", "CollectionInfo", "NoDocumentsError", "list_infos", "read_info"]
+if TYPE_CHECKING:
+    from ragstream.vectorstores import Chroma
+
+__all__ = ["EMBEDDINGS_KEY", "CollectionInfo", "NoDocumentsError", "read_info"]
 
 #: collection metadata naming the embeddings its vectors were made with
 EMBEDDINGS_KEY = "ragstream_embeddings"
-#: the side collection where ``ragstream.indexing`` keeps a collection's records
-RECORDS_SUFFIX = ".index-records"
 
 
 class NoDocumentsError(StoreError):
@@ -46,26 +47,13 @@ class CollectionInfo:
         return asdict(self)
 
 
-def read_info(client: Any, name: str) -> CollectionInfo | None:
-    """The counts of a collection through a chromadb client; None if it does not exist."""
-    try:
-        collection = client.get_collection(name)
-    except Exception as exc:  # chromadb's NotFoundError, from disk or from a server
-        if type(exc).__name__ == "NotFoundError" or "does not exist" in str(exc):
-            return None
-        raise
-    try:
-        sources = int(client.get_collection(name + RECORDS_SUFFIX).count())
-    except Exception:  # a collection written without ragstream.indexing has no records
-        sources = 0
-    embeddings = (collection.metadata or {}).get(EMBEDDINGS_KEY)
+async def read_info(store: Chroma) -> CollectionInfo | None:
+    """A collection's counts and embeddings; None if it does not exist (nothing is created)."""
+    if not await store.aexists():
+        return None
+    chunks = await store.acount()
+    sources = await store.record_store().acount()  # 0 when written without indexing
+    embeddings = (await store.aget_collection_metadata()).get(EMBEDDINGS_KEY)
     return CollectionInfo(
-        name, int(collection.count()), sources, str(embeddings) if embeddings else None
+        store.collection_name, chunks, sources, str(embeddings) if embeddings else None
     )
-
-
-def list_infos(client: Any) -> list[CollectionInfo]:
-    """Every collection (not the records beside them), by name."""
-    names = sorted(c if isinstance(c, str) else c.name for c in client.list_collections())
-    found = [read_info(client, n) for n in names if not n.endswith(RECORDS_SUFFIX)]
-    return [info for info in found if info is not None]

@@ -22,6 +22,7 @@ from ragstream.errors import InputError, SourceError
 
 if TYPE_CHECKING:
     from ragstream.indexing import IndexProgress, Splitter
+    from ragstream.loaders import BaseLoader
     from ragstream.vectorstores import VectorStore
 
 __all__ = ["IngestReport", "IngestRun", "ProgressCallback", "SourceReport", "SourceStatus"]
@@ -104,6 +105,7 @@ class IngestRun:
         self.report = IngestReport(collection)
         self.by_source: dict[str, SourceReport] = {}
         self.known: set[str] = set()  # sources indexed before this run
+        self.listed: set[str] = set()  # the URLs and files to load: the load total
         self.total: int | None = None
         self.loaded = 0
 
@@ -119,16 +121,22 @@ class IngestRun:
 
     async def arun(self, sources: Sequence[str]) -> IngestReport:
         from ragstream.indexing import adelete_sources, aindex
+        from ragstream.loaders import FileLoader
 
         started = time.perf_counter()
         urls, files, folders, failed = resolve_sources(sources)
-        self.total = None if folders else len(urls) + len(files)
+        loaders = self._loaders(urls, [*files, *folders])
+        self.listed = set(urls)
+        for loader in loaders:
+            if isinstance(loader, FileLoader):
+                self.listed.update(str(path) for path in await loader.afiles())
+        self.total = len(self.listed)
         self.known = set(await self.store.record_store().asources())
         for source, reason in failed:
             self.fail(source, reason)
 
         result = await aindex(
-            self._documents(urls, [*files, *folders]), self.store, splitter=self.splitter,
+            self._documents(loaders), self.store, splitter=self.splitter,
             on_progress=self._indexed,
         )
         report = self.report
@@ -150,17 +158,18 @@ class IngestRun:
         self.emit("done", len(report.sources), len(report.sources))
         return report
 
-    async def _documents(self, urls: list[str], paths: list[str]) -> AsyncIterator[Document]:
-        bs_kwargs = _bs_kwargs(self.css_classes)
-        loaders: list[Any] = []
-        if urls:
-            from ragstream.loaders import WebBaseLoader
+    def _loaders(self, urls: list[str], paths: list[str]) -> list[BaseLoader]:
+        from ragstream.loaders import FileLoader, WebBaseLoader
 
+        bs_kwargs = _bs_kwargs(self.css_classes)
+        loaders: list[BaseLoader] = []
+        if urls:
             loaders.append(WebBaseLoader(urls, bs_kwargs=bs_kwargs, url_guard=self.url_guard))
         if paths:
-            from ragstream.loaders import FileLoader
-
             loaders.append(FileLoader(paths, glob=self.glob, bs_kwargs=bs_kwargs))
+        return loaders
+
+    async def _documents(self, loaders: list[BaseLoader]) -> AsyncIterator[Document]:
         finished: set[Any] = set()
         for loader in loaders:
             last = None
@@ -178,6 +187,8 @@ class IngestRun:
                     yield doc
             except SourceError as exc:  # LoadError carries each failed source
                 for failure in getattr(exc, "failures", None) or [exc]:
+                    if failure.source in self.listed:
+                        self.loaded += 1  # it was counted in the total
                     self.fail(failure.source, failure.reason)
             if last is not None:
                 finished.add(last)

@@ -271,19 +271,8 @@ class VectorStore(ABC):
         filter: Filter | None = None,
     ) -> list[Document]:
         """``k`` documents among the ``fetch_k`` nearest, chosen to be relevant and diverse."""
-        vector = _check_vector(embedding)
-        check_positive(k, "k")
-        check_positive(fetch_k, "fetch_k")
-        if fetch_k < k:
-            raise InputError(f"fetch_k ({fetch_k}) must be at least k ({k})")
-        _check_lambda(lambda_mult)
-        where = normalize_filter(filter)
-        hits = await self._asearch(vector, k=fetch_k, where=where, with_vectors=True)
-        vectors = [hit.vector for hit in hits if hit.vector is not None]
-        if len(vectors) != len(hits):
-            raise StoreError(f"{type(self).__name__} returned no vectors for an MMR search")
-        order = maximal_marginal_relevance(vector, vectors, k=k, lambda_mult=lambda_mult)
-        return [hits[i].document for i in order]
+        pairs = await self._ammr_scored_by_vector(embedding, k, fetch_k, lambda_mult, filter)
+        return [doc for doc, _ in pairs]
 
     async def amax_marginal_relevance_search(
         self,
@@ -297,13 +286,35 @@ class VectorStore(ABC):
 
         ``lambda_mult`` trades relevance (1) for diversity (0).
         """
+        return [doc for doc, _ in await self._ammr_scored(query, k, fetch_k, lambda_mult, filter)]
+
+    async def _ammr_scored(
+        self, query: str, k: int, fetch_k: int, lambda_mult: float, filter: Filter | None
+    ) -> list[tuple[Document, float]]:
+        """MMR's choice for a query, in order, each with its cosine similarity to the query."""
         _check_query(query)
         check_positive(k, "k")
         normalize_filter(filter)  # a bad filter fails before the query is embedded
         vector = await self.embeddings.aembed_query(query)
-        return await self.amax_marginal_relevance_search_by_vector(
-            vector, k, fetch_k, lambda_mult, filter
-        )
+        return await self._ammr_scored_by_vector(vector, k, fetch_k, lambda_mult, filter)
+
+    async def _ammr_scored_by_vector(
+        self, embedding: Sequence[float], k: int, fetch_k: int, lambda_mult: float,
+        filter: Filter | None,
+    ) -> list[tuple[Document, float]]:
+        vector = _check_vector(embedding)
+        check_positive(k, "k")
+        check_positive(fetch_k, "fetch_k")
+        if fetch_k < k:
+            raise InputError(f"fetch_k ({fetch_k}) must be at least k ({k})")
+        _check_lambda(lambda_mult)
+        where = normalize_filter(filter)
+        hits = await self._asearch(vector, k=fetch_k, where=where, with_vectors=True)
+        vectors = [hit.vector for hit in hits if hit.vector is not None]
+        if len(vectors) != len(hits):
+            raise StoreError(f"{type(self).__name__} returned no vectors for an MMR search")
+        order = maximal_marginal_relevance(vector, vectors, k=k, lambda_mult=lambda_mult)
+        return [(hits[i].document, 1.0 - hits[i].distance) for i in order]
 
     # -- reading and deleting ------------------------------------------------
 
@@ -400,6 +411,7 @@ class VectorStore(ABC):
         *,
         search_type: str = "similarity",
         search_kwargs: Mapping[str, Any] | None = None,
+        include_scores: bool = False,
         tags: Sequence[str] | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> VectorStoreRetriever:
@@ -408,14 +420,18 @@ class VectorStore(ABC):
         ``search_type`` is ``"similarity"`` (the default), ``"mmr"`` or
         ``"similarity_score_threshold"``; ``search_kwargs`` takes ``k``,
         ``filter``, and ``fetch_k``/``lambda_mult`` (mmr) or ``score_threshold``.
+        With ``include_scores=True`` each document returned is a copy with its
+        cosine similarity to the query in ``metadata["score"]``.
 
-        >>> retriever = store.as_retriever(search_kwargs={"k": 2})  # doctest: +SKIP
+        >>> retriever = store.as_retriever(include_scores=True)  # doctest: +SKIP
+        >>> retriever.invoke("why do cats purr")[0].metadata  # doctest: +SKIP
+        {'source': 'a', 'score': 0.8165}
         """
         from ragstream.vectorstores._retriever import VectorStoreRetriever
 
         return VectorStoreRetriever(
-            self, search_type=search_type, search_kwargs=search_kwargs, tags=tags,
-            metadata=metadata,
+            self, search_type=search_type, search_kwargs=search_kwargs,
+            include_scores=include_scores, tags=tags, metadata=metadata,
         )
 
     # -- sync twins ----------------------------------------------------------

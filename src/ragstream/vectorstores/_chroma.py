@@ -112,6 +112,62 @@ def _parse_url(url: str) -> tuple[str, int, bool]:
     return parts.hostname, port, ssl
 
 
+Server = tuple[str, int, bool]  # host, port, https
+
+
+def _target(
+    *,
+    client: Any,
+    persist_directory: str | os.PathLike[str] | None,
+    url: str | None,
+    host: str | None,
+    port: int | None,
+    ssl: bool,
+) -> tuple[Server | None, str | None]:
+    """Which Chroma the arguments name: a server, a folder, or neither (a client, or memory)."""
+    remote = url is not None or host is not None
+    if sum([client is not None, remote, persist_directory is not None]) > 1:
+        raise ConfigError("Chroma: give at most one of client, url/host and persist_directory")
+    if url is not None and (host is not None or port is not None):
+        raise ConfigError("Chroma: give url, or host and port, not both")
+    server: Server | None = None
+    if url is not None:
+        server = _parse_url(url)
+    elif host is not None:
+        server = (host, port or 8000, ssl)
+    folder = str(Path(persist_directory)) if persist_directory is not None else None
+    return server, folder
+
+
+def _open_client(
+    server: Server | None, persist_directory: str | None, headers: dict[str, str] | None
+) -> Any:
+    chromadb = _chromadb()
+    settings = chromadb.config.Settings(anonymized_telemetry=False)
+    if server is not None:
+        host, port, ssl = server
+        return chromadb.HttpClient(
+            host=host, port=port, ssl=ssl, headers=headers, settings=settings
+        )
+    if persist_directory is not None:
+        return chromadb.PersistentClient(path=persist_directory, settings=settings)
+    return chromadb.EphemeralClient(settings=settings)
+
+
+def _describe(server: Server | None, persist_directory: str | None, client: Any) -> str:
+    if server is not None:
+        host, port, ssl = server
+        return f"at {'https' if ssl else 'http'}://{host}:{port}"
+    if persist_directory is not None:
+        return f"in {persist_directory}"
+    return "in memory" if client is None else "(given client)"
+
+
+def _not_found(exc: Exception) -> bool:
+    # chromadb's NotFoundError from disk; a server's may arrive as another type
+    return type(exc).__name__ == "NotFoundError" or "does not exist" in str(exc)
+
+
 def _cosine_distance(space: str) -> Callable[[float], float]:
     if space == "l2":  # squared L2 of unit vectors is 2 - 2 cos
         return lambda d: d / 2.0
@@ -154,21 +210,12 @@ class Chroma(VectorStore):
                 f"Chroma embedding_function must be an Embeddings, "
                 f"not {type(embedding_function).__name__}"
             )
-        remote = url is not None or host is not None
-        if sum([client is not None, remote, persist_directory is not None]) > 1:
-            raise ConfigError("Chroma: give at most one of client, url/host and persist_directory")
-        if url is not None and (host is not None or port is not None):
-            raise ConfigError("Chroma: give url, or host and port, not both")
-        self.collection_name = collection_name
-        self.persist_directory = (
-            str(Path(persist_directory)) if persist_directory is not None else None
+        self._server, self.persist_directory = _target(
+            client=client, persist_directory=persist_directory, url=url, host=host, port=port,
+            ssl=ssl,
         )
+        self.collection_name = collection_name
         self.collection_metadata = dict(collection_metadata) if collection_metadata else None
-        self._server: tuple[str, int, bool] | None = None
-        if url is not None:
-            self._server = _parse_url(url)
-        elif host is not None:
-            self._server = (host, port or 8000, ssl)
         self._headers = dict(headers) if headers else None
         self._embedding = embedding_function
         self._client = client
@@ -191,12 +238,7 @@ class Chroma(VectorStore):
         return self._embedding
 
     def _where(self) -> str:
-        if self._server is not None:
-            host, port, ssl = self._server
-            return f"at {'https' if ssl else 'http'}://{host}:{port}"
-        if self.persist_directory is not None:
-            return f"in {self.persist_directory}"
-        return "in memory" if self._client is None else "(given client)"
+        return _describe(self._server, self.persist_directory, self._client)
 
     def __repr__(self) -> str:
         return f"Chroma(collection_name={self.collection_name!r}, {self._where()})"
@@ -205,19 +247,7 @@ class Chroma(VectorStore):
 
     def _get_client(self) -> Any:
         if self._client is None:
-            chromadb = _chromadb()
-            settings = chromadb.config.Settings(anonymized_telemetry=False)
-            if self._server is not None:
-                host, port, ssl = self._server
-                self._client = chromadb.HttpClient(
-                    host=host, port=port, ssl=ssl, headers=self._headers, settings=settings
-                )
-            elif self.persist_directory is not None:
-                self._client = chromadb.PersistentClient(
-                    path=self.persist_directory, settings=settings
-                )
-            else:
-                self._client = chromadb.EphemeralClient(settings=settings)
+            self._client = _open_client(self._server, self.persist_directory, self._headers)
             try:
                 self._max_batch = int(self._client.get_max_batch_size())
             except Exception:  # older servers do not say; keep a safe size
@@ -239,9 +269,9 @@ class Chroma(VectorStore):
                     self._collection = collection
         return self._collection
 
-    def _run(self, what: str, work: Callable[[Any], T]) -> T:
+    def _guarded(self, what: str, work: Callable[[], T]) -> T:
         try:
-            return work(self._get_collection())
+            return work()
         except RagstreamError:
             raise
         except Exception as exc:  # chromadb's errors, and httpx's for a server
@@ -252,7 +282,11 @@ class Chroma(VectorStore):
 
     async def _call(self, what: str, work: Callable[[Any], T]) -> T:
         # chromadb blocks (disk or HTTP): keep the event loop free
-        return await asyncio.to_thread(self._run, what, work)
+        return await asyncio.to_thread(self._guarded, what, lambda: work(self._get_collection()))
+
+    async def _call_client(self, what: str, work: Callable[[], T]) -> T:
+        """Like ``_call``, for work that must not open (so create) the collection."""
+        return await asyncio.to_thread(self._guarded, what, work)
 
     def _batches(self, n: int) -> list[slice]:
         size = max(1, self._max_batch)
@@ -339,6 +373,115 @@ class Chroma(VectorStore):
 
     # -- whole collections ---------------------------------------------------
 
+    @classmethod
+    async def alist_collections(
+        cls,
+        *,
+        client: Any = None,
+        persist_directory: str | os.PathLike[str] | None = None,
+        url: str | None = None,
+        host: str | None = None,
+        port: int | None = None,
+        ssl: bool = False,
+        headers: Mapping[str, str] | None = None,
+    ) -> list[str]:
+        """The names of the collections in a Chroma, sorted.
+
+        The Chroma is chosen as for a store: ``persist_directory``, ``url`` (or
+        ``host``/``port``), a chromadb ``client``, or none of them for the
+        in-memory one. The side collections that hold index records
+        (``"<name>.index-records"``) are left out. Listing creates nothing: a
+        ``persist_directory`` that does not exist holds no collections.
+
+        >>> await Chroma.alist_collections(url="http://localhost:8000")  # doctest: +SKIP
+        ['docs', 'notes']
+        """
+        server, folder = _target(
+            client=client, persist_directory=persist_directory, url=url, host=host, port=port,
+            ssl=ssl,
+        )
+        if folder is not None and not Path(folder).exists():
+            return []
+
+        def work() -> list[str]:
+            found = (client or _open_client(server, folder, dict(headers or {}) or None))
+            names = [c if isinstance(c, str) else c.name for c in found.list_collections()]
+            return sorted(n for n in names if not n.endswith(_RECORDS_SUFFIX))
+
+        try:
+            return await asyncio.to_thread(work)
+        except RagstreamError:
+            raise
+        except Exception as exc:  # chromadb's errors, and httpx's for a server
+            raise StoreError(
+                f"Chroma {_describe(server, folder, client)}: listing collections failed: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+
+    @classmethod
+    def list_collections(
+        cls,
+        *,
+        client: Any = None,
+        persist_directory: str | os.PathLike[str] | None = None,
+        url: str | None = None,
+        host: str | None = None,
+        port: int | None = None,
+        ssl: bool = False,
+        headers: Mapping[str, str] | None = None,
+    ) -> list[str]:
+        """The sync twin of ``alist_collections``.
+
+        >>> Chroma.list_collections(persist_directory="data/chroma")  # doctest: +SKIP
+        ['docs']
+        """
+        from ragstream.core._bridge import run_sync
+
+        return run_sync(
+            lambda: cls.alist_collections(
+                client=client, persist_directory=persist_directory, url=url, host=host,
+                port=port, ssl=ssl, headers=headers,
+            )
+        )
+
+    async def aexists(self) -> bool:
+        """Whether the collection exists, without creating it (every other use does)."""
+
+        def work() -> bool:
+            if self._collection is not None:
+                return True
+            try:
+                self._get_client().get_collection(self.collection_name)
+            except Exception as exc:
+                if _not_found(exc):
+                    return False
+                raise
+            return True
+
+        return await self._call_client("checking the collection", work)
+
+    def exists(self) -> bool:
+        """The sync twin of ``aexists``."""
+        from ragstream.core._bridge import run_sync
+
+        return run_sync(self.aexists)
+
+    async def aget_collection_metadata(self) -> dict[str, Any]:
+        """The collection's metadata as stored.
+
+        That is what it was created with: when the collection existed before
+        this store was made, not ``collection_metadata`` (given for creating).
+        """
+        return await self._call(
+            "reading the collection metadata", lambda collection: dict(collection.metadata or {})
+        )
+
+    def get_collection_metadata(self) -> dict[str, Any]:
+        """The sync twin of ``aget_collection_metadata``."""
+        from ragstream.core._bridge import run_sync
+
+        return run_sync(self.aget_collection_metadata)
+
     async def adelete_collection(self) -> None:
         """Drop the collection and its index records (the next use starts empty)."""
 
@@ -377,26 +520,48 @@ def _space_of(collection: Any) -> str:
 
 
 class _ChromaRecords(RecordStore):
-    """Index records as documents of a side collection (ids: hash of the source)."""
+    """Index records as documents of a side collection (ids: hash of the source).
+
+    Reading creates nothing: before the first write there are no records.
+    """
 
     def __init__(self, store: Chroma) -> None:
         self.store = store
         self.collection: Any = None
 
-    def _side(self) -> Any:
+    def _side(self, *, create: bool) -> Any:
+        """The side collection; None if it does not exist and ``create`` is False."""
         if self.collection is None:
-            self.store._get_collection()  # same client, same errors
-            self.collection = self.store._get_client().get_or_create_collection(
-                self.store.collection_name + _RECORDS_SUFFIX, embedding_function=None
-            )
+            name = self.store.collection_name + _RECORDS_SUFFIX
+            if create:
+                self.store._get_collection()  # records are written beside their collection
+                self.collection = self.store._get_client().get_or_create_collection(
+                    name, embedding_function=None
+                )
+            else:
+                try:
+                    self.collection = self.store._get_client().get_collection(
+                        name, embedding_function=None
+                    )
+                except Exception as exc:
+                    if _not_found(exc):
+                        return None
+                    raise
         return self.collection
 
     @staticmethod
     def _id(source: str) -> str:
         return stable_id(Document("", {"source": source}))
 
-    async def _side_call(self, what: str, work: Callable[[Any], T]) -> T:
-        return await self.store._call(what, lambda _c: work(self._side()))
+    async def _read(self, what: str, work: Callable[[Any], T], empty: T) -> T:
+        def read() -> T:
+            side = self._side(create=False)
+            return empty if side is None else work(side)
+
+        return await self.store._call_client(what, read)
+
+    async def _write(self, what: str, work: Callable[[Any], None]) -> None:
+        await self.store._call_client(what, lambda: work(self._side(create=True)))
 
     async def aget(self, sources: Sequence[str]) -> dict[str, IndexRecord]:
         if not sources:
@@ -412,7 +577,7 @@ class _ChromaRecords(RecordStore):
                     out[record.source] = record
             return out
 
-        return await self._side_call("reading index records", work)
+        return await self._read("reading index records", work, {})
 
     async def aput(self, records: Sequence[IndexRecord]) -> None:
         if not records:
@@ -429,7 +594,7 @@ class _ChromaRecords(RecordStore):
                     embeddings=[[1.0]] * len(ids[part]),
                 )
 
-        await self._side_call("writing index records", work)
+        await self._write("writing index records", work)
 
     async def adelete(self, sources: Sequence[str]) -> None:
         if not sources:
@@ -440,11 +605,14 @@ class _ChromaRecords(RecordStore):
             for part in self.store._batches(len(ids)):
                 side.delete(ids=ids[part])
 
-        await self._side_call("deleting index records", work)
+        await self._read("deleting index records", work, None)
 
     async def asources(self) -> list[str]:
         def work(side: Any) -> list[str]:
             got = side.get(include=["metadatas"])
             return [str(m["source"]) for m in got["metadatas"] if m]
 
-        return await self._side_call("listing index records", work)
+        return await self._read("listing index records", work, [])
+
+    async def acount(self) -> int:
+        return await self._read("counting index records", lambda side: int(side.count()), 0)

@@ -42,7 +42,11 @@ class IndexRecord:
 
 
 class RecordStore(ABC):
-    """Where index records live. Implementers write four async methods."""
+    """Where index records live. Implementers write four async methods.
+
+    ``acount`` is derived from ``asources``; a store that can count without
+    listing overrides it.
+    """
 
     @abstractmethod
     async def aget(self, sources: Sequence[str]) -> dict[str, IndexRecord]:
@@ -59,6 +63,10 @@ class RecordStore(ABC):
     @abstractmethod
     async def asources(self) -> list[str]:
         """Every source that has a record."""
+
+    async def acount(self) -> int:
+        """How many sources have a record."""
+        return len(await self.asources())
 
 
 class InMemoryRecordStore(RecordStore):
@@ -80,3 +88,6 @@ class InMemoryRecordStore(RecordStore):
 
     async def asources(self) -> list[str]:
         return list(self.records)
+
+    async def acount(self) -> int:
+        return len(self.records)

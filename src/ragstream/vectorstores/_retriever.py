@@ -67,9 +67,19 @@ class VectorStoreRetriever(BaseRetriever):
     Its runs are tagged with the store's and the embeddings' class names, so
     events read e.g. ``tags=['seq:step:2', 'Chroma', 'OpenAIEmbeddings']``.
 
+    With ``include_scores=True`` every document it returns carries its cosine
+    similarity to the query (1 for the same direction, down to -1) in
+    ``metadata["score"]``, for every search type (for ``mmr``, the similarity
+    of each document chosen). The documents are copies: what the store holds
+    is never changed, and a ``"score"`` the stored metadata already had is
+    replaced on the copy only. Off by default, so documents print as stored.
+
     >>> retriever = store.as_retriever(search_type="mmr", search_kwargs={"k": 3})  # doctest: +SKIP
     >>> retriever.invoke("What is task decomposition?")  # doctest: +SKIP
     [Document(...), Document(...), Document(...)]
+    >>> scored = store.as_retriever(include_scores=True)  # doctest: +SKIP
+    >>> [round(d.metadata["score"], 2) for d in scored.invoke("task")]  # doctest: +SKIP
+    [0.83, 0.79, 0.71, 0.7]
     """
 
     def __init__(
@@ -78,33 +88,55 @@ class VectorStoreRetriever(BaseRetriever):
         *,
         search_type: str = "similarity",
         search_kwargs: Mapping[str, Any] | None = None,
+        include_scores: bool = False,
         tags: Sequence[str] | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> None:
         if search_kwargs is not None and not isinstance(search_kwargs, Mapping):
             raise ConfigError(f"search_kwargs must be a dict, not {type(search_kwargs).__name__}")
+        if not isinstance(include_scores, bool):
+            raise ConfigError(
+                f"include_scores must be True or False, not {type(include_scores).__name__}"
+            )
         self.vectorstore = vectorstore
         self.search_type = search_type
         self.search_kwargs = _check_kwargs(search_type, search_kwargs or {})
+        self.include_scores = include_scores
         self.tags = [type(vectorstore).__name__, type(vectorstore.embeddings).__name__]
         self.tags.extend(tags or ())
         self.metadata = dict(metadata) if metadata else None
 
     async def _aget_relevant_documents(self, query: str, **kwargs: Any) -> list[Document]:
+        if not self.include_scores:
+            return await self._search(query)
+        return [
+            Document(doc.page_content, {**doc.metadata, "score": score}, id=doc.id)
+            for doc, score in await self._search_scored(query)
+        ]
+
+    async def _search(self, query: str) -> list[Document]:
         store, kw = self.vectorstore, self.search_kwargs
         if self.search_type == "mmr":
             return await store.amax_marginal_relevance_search(
                 query, kw["k"], kw["fetch_k"], kw["lambda_mult"], kw.get("filter")
             )
         if self.search_type == "similarity_score_threshold":
-            pairs = await store.asimilarity_search_with_relevance_scores(
-                query, kw["k"], kw.get("filter"), score_threshold=kw["score_threshold"]
-            )
-            return [doc for doc, _ in pairs]
+            return [doc for doc, _ in await self._search_scored(query)]
         return await store.asimilarity_search(query, kw["k"], kw.get("filter"))
 
+    async def _search_scored(self, query: str) -> list[tuple[Document, float]]:
+        store, kw = self.vectorstore, self.search_kwargs
+        if self.search_type == "mmr":
+            return await store._ammr_scored(
+                query, kw["k"], kw["fetch_k"], kw["lambda_mult"], kw.get("filter")
+            )
+        return await store.asimilarity_search_with_relevance_scores(
+            query, kw["k"], kw.get("filter"), score_threshold=kw.get("score_threshold")
+        )
+
     def __repr__(self) -> str:
+        scores = ", include_scores=True" if self.include_scores else ""
         return (
             f"VectorStoreRetriever(vectorstore={type(self.vectorstore).__name__}, "
-            f"search_type={self.search_type!r}, search_kwargs={self.search_kwargs!r})"
+            f"search_type={self.search_type!r}, search_kwargs={self.search_kwargs!r}{scores})"
         )
