@@ -36,8 +36,10 @@ class RunRecord:
     not recorded);
     ``usage`` holds ``input_tokens``, ``output_tokens`` and ``total_tokens``
     for a chat model that reported them. ``start_ns`` and ``end_ns`` are when
-    the start and end events came; ``latency_s`` is the engine's measure when
-    it gives one. ``children`` is filled by ``get_trace``: the steps of a
+    the start and end events came (a step that transforms a stream starts
+    when its first input arrives), ``latency_s`` the time between them and
+    ``first_chunk_s`` the time from the start to the first output chunk of a
+    streamed run. ``children`` is filled by ``get_trace``: the steps of a
     sequence in their order, other runs by start time.
     """
 
@@ -183,23 +185,28 @@ class RunAssembler:
 
     def _end(self, t_ns: int, event: dict[str, Any], run_type: str) -> list[RunRecord]:
         run_id = str(event["run_id"])
-        rec = self.open.get(run_id)
+        rec = seen_start = self.open.get(run_id)
         if rec is None:  # its start was dropped or pushed out: keep what the end says
             rec = self._new(t_ns, event, run_type)
         else:
             self._forget(rec)
         data = event.get("data") or {}
         timing = data.get("timing") or {}
-        latency = timing.get("latency_s")
+        engine_latency = timing.get("latency_s")
+        if not isinstance(engine_latency, int | float):
+            engine_latency = None
+        if seen_start is None and engine_latency is not None:
+            rec.start_ns = t_ns - int(engine_latency * 1e9)  # its start was not seen
         rec.end_ns = t_ns
-        if isinstance(latency, int | float):
-            # the engine's clock: a streamed step's starts when it is first
-            # pulled, which can be before its start event is sent
-            rec.latency_s = float(latency)
-        else:
-            rec.latency_s = round((t_ns - rec.start_ns) / 1e9, 6)
+        # from the start event to the end event, as a trace viewer shows it. The
+        # engine's clock for a streamed step starts when the step is first
+        # pulled, which for a later step in a stream is long before its first
+        # input arrives (and its start event is sent).
+        rec.latency_s = round((t_ns - rec.start_ns) / 1e9, 6)
         first = timing.get("first_chunk_s")
-        rec.first_chunk_s = float(first) if isinstance(first, int | float) else None
+        if isinstance(first, int | float):
+            waited = max(0.0, (engine_latency or 0.0) - rec.latency_s)
+            rec.first_chunk_s = round(max(0.0, first - waited), 6)
         if rec.inputs_json is None and "input" in data:
             self._set_inputs(rec, data["input"])
         error = data.get("error")
