@@ -6,10 +6,12 @@ one of three things:
 - **answer**: when the prompt carries context (the documents stuffed in by
   ``create_stuff_documents_chain``, or failing those the system message's
   text), it streams the few context sentences most relevant to the last user
-  question, each followed by `` [n]``, the 1-based position of its document;
+  question, each followed by `` [n]``, the 1-based position of its document
+  (``_sentences`` finds the sentences, leaving Markdown structure out);
 - **rewrite**: for a "formulate a standalone question" prompt (or chat
   history with no context) it streams the last question with the pronoun that
-  points back into the conversation replaced by the conversation's subject;
+  points back into the conversation replaced by the conversation's subject
+  (``_standalone``);
 - otherwise it says that it has no documents to answer from.
 """
 
@@ -55,22 +57,22 @@ _CACHED_VECTORS = 4096
 # A heading's words count for this much in each sentence under it: "Resources:" tells
 # what the bullets below it are, though none of them says "resources".
 _HEADING_WEIGHT = 0.75
-_HEADING_SCORE = 1.0
 # A word inside quotes is mentioned, not used ('labelled "offline extractive mode"').
 _QUOTED_DISCOUNT = 0.5
 _QUOTED = re.compile(r'"[^"]+"|“[^”]+”')
-# "Installing ragstream: see the installation guide." sends the reader elsewhere
+# Sentences quoted only when nothing else is relevant: a bare quoted phrase, and
+# "Installing ragstream: see the installation guide.", which sends the reader elsewhere.
+_QUOTE_ONLY = re.compile(r'^\s*(?:"[^"]*"|“[^”]*”|\'[^\']*\'|‘[^’]*’)[\s.!?:;,)]*$')
 _POINTER = re.compile(
     r"\bsee (?:also )?(?:the |our )?[\w\s-]{0,40}?\b(?:guide|section|chapter|documentation"
     r"|docs|page|reference|below|above)\b", re.I)
-_QUOTE_ONLY = re.compile(r'^\s*(?:"[^"]*"|“[^”]*”|\'[^\']*\'|‘[^’]*’)[\s.!?:;,)]*$')
-# The score of a sentence that opens with what the question asks about is raised
-# by this factor: "ragstream is a Python library" answers "What is ragstream?".
-_LEAD_BONUS = 1.3
-_DEFINES_BONUS = 2.0
-_COVERAGE_POWER = 0.0
+# Scores are raised by these factors for a sentence that repeats the question's
+# phrase ("To use a real model ..."), sits under a heading that does, opens with what
+# the question asks about, or defines it ("A collection is a named set of chunks.").
 _PHRASE_BONUS = 1.3
 _HEADED_BONUS = 1.15
+_LEAD_BONUS = 1.3
+_DEFINES_BONUS = 2.0
 _DEFINING = re.compile(r"\s(?:is|are|means|refers to|stands for)\s", re.I)
 
 _REWRITE_ASKED = re.compile(
@@ -302,10 +304,10 @@ def _lexical_scores(
     """BM25 of each sentence against the question, and the share of the question's
     IDF weight that the sentence covers.
 
-    Words under the sentence's heading count for less than its own words, words
-    inside quotes (a phrase mentioned, not used) for half, and a sentence that opens
-    with what the question asks about ("ragstream is ..." for "What is
-    ragstream?") gets a lead."""
+    A word under the sentence's heading counts as if the sentence had it, less so
+    when the heading is about more than the question; a word inside quotes (a phrase
+    mentioned, not used) counts half; ``_bonus`` raises the sentences that say what
+    was asked in its own words."""
     asked = set(terms(question))
     n = len(candidates)
     if not asked:
@@ -316,7 +318,7 @@ def _lexical_scores(
     counted: list[dict[str, float]] = []
     lengths: list[float] = []
     under: list[set[str]] = []
-    leads: list[float] = []
+    bonuses: list[float] = []
     for c in candidates:
         listed = terms(c.text)
         own: dict[str, float] = dict(Counter(listed))
@@ -325,21 +327,15 @@ def _lexical_scores(
                 if t in own:
                     own[t] -= _QUOTED_DISCOUNT
         lengths.append(len(listed))
-        headed = set(terms(c.heading)) - own.keys()
+        heading = set(terms(c.heading))
+        headed = heading - own.keys()
         under.append(headed)
-        own.update(dict.fromkeys(headed, _HEADING_WEIGHT))
+        # "Offline extractive mode and real models" says less about each sentence
+        # under it than "Offline extractive mode" would
+        precise = len(heading & asked) / len(heading) if heading else 0.0
+        own.update(dict.fromkeys(headed, _HEADING_WEIGHT * precise))
         counted.append(own)
-        # the sentence, or the heading it sits under, says what was asked in its words
-        bonus = 1.0
-        if len(phrased) > 1:
-            bonus *= _PHRASE_BONUS if _contains(listed, phrased) else 1.0
-            bonus *= _HEADED_BONUS if _contains(terms(c.heading), phrased) else 1.0
-        if focus and focus <= set(listed[: len(focus) + 2]):
-            # "A collection is a named set of chunks." defines what was asked about
-            verb = _DEFINING.search(c.text)
-            defines = verb is not None and set(terms(c.text[: verb.start()])) == focus
-            bonus *= _DEFINES_BONUS if defines else _LEAD_BONUS
-        leads.append(bonus)
+        bonuses.append(_bonus(c, listed, focus, phrased))
     average = (sum(lengths) / n) or 1.0
     df = Counter(t for c in counted for t in c if t in asked)
     idf = {t: math.log(1.0 + (n - df[t] + 0.5) / (df[t] + 0.5)) for t in asked if df[t]}
@@ -349,21 +345,35 @@ def _lexical_scores(
     total = sum(idf.values()) * (1.0 + absent / len(idf)) if idf else 1.0
     scores: list[float] = []
     coverage: list[float] = []
-    for tf, length, headed, lead in zip(counted, lengths, under, leads, strict=True):
+    for tf, length, headed, bonus in zip(counted, lengths, under, bonuses, strict=True):
         norm = _K1 * (1.0 - _B + _B * length / average)
         score = 0.0
         covered = 0.0
         for t in idf:
-            if t in headed:
-                share = tf[t] / _HEADING_WEIGHT
-                score += share * idf[t] * _HEADING_SCORE * (_K1 + 1.0) / (1.0 + norm)
+            if t in headed:  # scored as a word of the sentence, covering less of the question
+                score += idf[t] * tf[t] / _HEADING_WEIGHT * (_K1 + 1.0) / (1.0 + norm)
                 covered += idf[t] * tf[t]
             elif t in tf:
                 score += idf[t] * tf[t] * (_K1 + 1.0) / (tf[t] + norm)
                 covered += idf[t] * min(1.0, tf[t])
-        scores.append(score * lead * (covered / total) ** _COVERAGE_POWER)
+        scores.append(score * bonus)
         coverage.append(covered / total)
     return scores, coverage
+
+
+def _bonus(c: _Candidate, listed: list[str], focus: set[str], phrased: list[str]) -> float:
+    """How much a sentence's score is raised for saying what was asked in its words:
+    it (or its heading) repeats the question's phrase ("use a real model"), it opens
+    with what the question asks about, or it defines that ("A collection is ...")."""
+    bonus = 1.0
+    if len(phrased) > 1:
+        bonus *= _PHRASE_BONUS if _contains(listed, phrased) else 1.0
+        bonus *= _HEADED_BONUS if _contains(terms(c.heading), phrased) else 1.0
+    if focus and focus <= set(listed[: len(focus) + 2]):
+        verb = _DEFINING.search(c.text)
+        defines = verb is not None and set(terms(c.text[: verb.start()])) == focus
+        bonus *= _DEFINES_BONUS if defines else _LEAD_BONUS
+    return bonus
 
 
 def _contains(listed: list[str], phrase: list[str]) -> bool:
