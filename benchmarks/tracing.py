@@ -78,6 +78,37 @@ class NullObserver:
         pass
 
 
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[tuple[dict[str, Any], str]] = []
+
+    def on_event(self, event: dict[str, Any], run_type: str) -> None:
+        self.events.append((event, run_type))
+
+
+def writer_alone(work: Callable[[], Any], runs: int, repeat: int, folder: Path
+                 ) -> tuple[float, float]:
+    """µs per run for the writer thread alone (the events of ``work`` replayed
+    into a tracer, then flushed), and µs per event for ``on_event``."""
+    recorder = Recorder()
+    set_observer(recorder)
+    work()
+    set_observer(None)
+    events = recorder.events
+    write, queue = [], []
+    for n in range(repeat):
+        tracer = Tracer(path=folder / f"alone-{n}.db", max_queue=len(events) + 1,
+                        flush_interval=3600)
+        tracer.start()
+        started = time.perf_counter()
+        for event, run_type in events:
+            tracer.on_event(event, run_type)
+        queue.append((time.perf_counter() - started) / len(events))
+        write.append(timed(tracer.flush) / runs)
+        tracer.close()
+    return statistics.median(write) * 1e6, statistics.median(queue) * 1e6
+
+
 def timed(fn: Callable[[], Any]) -> float:
     t = time.perf_counter()
     fn()
@@ -158,6 +189,10 @@ def main() -> None:
                SHORT, "invocation")
         report("guide's chain (15 runs each), 1,000 x invoke",
                measure(invoke_guide, args.repeat, folder, "guide"), SHORT, "invocation")
+        per_run, per_event = writer_alone(invoke_guide, SHORT * 15, args.repeat, folder)
+        print("\nthe tracer's own work, the guide's chain's events replayed (median)")
+        print(f"  on_event (the caller's side)   {per_event:8.2f} µs per event")
+        print(f"  writer thread                  {per_run:8.2f} µs per run recorded")
         size = sum(p.stat().st_size for p in folder.iterdir()) / 1e6
         print(f"\n(trace files written: {size:.1f} MB; answer of {len(answer(TOKENS))} characters)")
     set_observer(before)
