@@ -88,17 +88,19 @@ _ADVERBS = frozenset(
 _FOLLOW_UP_TERMS = frozenset(terms(" ".join(_FOLLOW_UPS)))
 _WORD_OR_MARK = re.compile(r"[^\W_]+(?:['’\-][^\W_]+)*|[^\w\s]")
 _POSSESSIVE_END = re.compile(r"['’]s?$")
+# "How do I keep only the article of a page?": the subject is an action
 _ACTION_PATTERNS = [
     re.compile(p, re.I) for p in (
         r"^\s*(?:how|where|when|why)\s+(?:do|can|could|should|would|will|shall|may|might|must)"
         r"\s+(?:i|we|you|one)\s+(?P<a>.+)",
         r"^\s*how\s+to\s+(?P<a>.+)",
         r"^\s*(?:can|could|should|may|must|shall|do)\s+(?:i|we)\s+(?P<a>.+)",
-        r"^\s*(?:what(?:['’]s|\s+is)\s+the\s+(?:best\s+|right\s+|easiest\s+)?way\s+to"
-        r"|is\s+(?:it\s+possible|there\s+a\s+way)\s+to|i\s+(?:want|need|would\s+like|['’]d\s+like)"
-        r"\s+to)\s+(?P<a>.+)",
+        r"^\s*(?:what(?:['’]s|\s+is)\s+the\s+(?:(?:best|right|easiest|simplest|quickest)\s+)?"
+        r"way\s+to|is\s+(?:it\s+possible|there\s+a\s+way)\s+to"
+        r"|i\s+(?:want|need|would\s+like|['’]d\s+like)\s+to)\s+(?P<a>.+)",
     )
 ]
+# "What does the offline extractive mode do?": the subject is a thing
 _SUBJECT_PATTERNS = [
     re.compile(p, re.I) for p in (
         r"^\s*(?:what|who)(?:['’]s|\s+(?:is|are|was|were))\s+(?P<s>.+)",
@@ -113,7 +115,6 @@ _SUBJECT_PATTERNS = [
         r"^\s*why\s+(?:is|are|does|do|should|would)\s+(?P<s>.+)",
     )
 ]
-
 # "Is ragstream a library?", "Does ragstream need a GPU?": what they ask about
 _YES_NO_PATTERNS = [
     re.compile(r"^\s*(?:is|are)\s+(?P<s>.+?)\s+(?:a|an|the)\s", re.I),
@@ -129,7 +130,7 @@ class _Subject:
     action: str | None = None
 
     @property
-    def words(self) -> str:
+    def text(self) -> str:
         return self.noun or self.action or ""
 
     def referent(self, *, thing: bool = False) -> str:
@@ -159,7 +160,7 @@ def standalone_question(question: str, history: Sequence[BaseMessage]) -> str:
     if not history:
         return question
     subject = _subject(history)
-    if subject is None or set(terms(subject.words)) <= set(terms(question)):
+    if subject is None or set(terms(subject.text)) <= set(terms(question)):
         return question
     return _resolve(question, subject) or question
 
