@@ -29,34 +29,31 @@ import json
 import os
 import re
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 from ragstream.documents import Document
 from ragstream.embeddings import Embeddings
-from ragstream.errors import ConfigError, MissingDependencyError, RagstreamError, StoreError
+from ragstream.errors import ConfigError, RagstreamError, StoreError
 from ragstream.vectorstores._base import SearchHit, VectorStore
+from ragstream.vectorstores._chroma_client import (
+    RECORDS_SUFFIX,
+    describe,
+    not_found,
+    open_client,
+    target,
+)
+from ragstream.vectorstores._chroma_records import ChromaRecords
 from ragstream.vectorstores._filters import Where
-from ragstream.vectorstores._ids import stable_id
 from ragstream.vectorstores._mmr import unit_rows
-from ragstream.vectorstores._records import IndexRecord, RecordStore
+from ragstream.vectorstores._records import RecordStore
 
 __all__ = ["Chroma", "sanitize_metadata"]
 
 T = TypeVar("T")
 
 _NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,510}[a-zA-Z0-9]$")
-_RECORDS_SUFFIX = ".index-records"
-
-
-def _chromadb() -> Any:
-    try:
-        import chromadb
-    except ImportError as exc:
-        raise MissingDependencyError("chromadb", "local") from exc
-    return chromadb
 
 
 def _scalar_kind(value: Any) -> type | None:
@@ -96,76 +93,6 @@ def sanitize_metadata(metadata: Mapping[str, Any]) -> dict[str, Any] | None:
 def _metadata(stored: Mapping[str, Any] | None) -> dict[str, Any]:
     # Chroma returns keys in no fixed order; sorted keys print the same every time
     return dict(sorted((stored or {}).items()))
-
-
-def _parse_url(url: str) -> tuple[str, int, bool]:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"Chroma url must look like http://host:8000, got {url!r}")
-    if parts.path not in ("", "/") or parts.query:
-        raise ConfigError(f"Chroma url must not have a path or query, got {url!r}")
-    ssl = parts.scheme == "https"
-    try:
-        port = parts.port or (443 if ssl else 8000)
-    except ValueError as exc:
-        raise ConfigError(f"Chroma url {url!r}: {exc}") from None
-    return parts.hostname, port, ssl
-
-
-Server = tuple[str, int, bool]  # host, port, https
-
-
-def _target(
-    *,
-    client: Any,
-    persist_directory: str | os.PathLike[str] | None,
-    url: str | None,
-    host: str | None,
-    port: int | None,
-    ssl: bool,
-) -> tuple[Server | None, str | None]:
-    """Which Chroma the arguments name: a server, a folder, or neither (a client, or memory)."""
-    remote = url is not None or host is not None
-    if sum([client is not None, remote, persist_directory is not None]) > 1:
-        raise ConfigError("Chroma: give at most one of client, url/host and persist_directory")
-    if url is not None and (host is not None or port is not None):
-        raise ConfigError("Chroma: give url, or host and port, not both")
-    server: Server | None = None
-    if url is not None:
-        server = _parse_url(url)
-    elif host is not None:
-        server = (host, port or 8000, ssl)
-    folder = str(Path(persist_directory)) if persist_directory is not None else None
-    return server, folder
-
-
-def _open_client(
-    server: Server | None, persist_directory: str | None, headers: dict[str, str] | None
-) -> Any:
-    chromadb = _chromadb()
-    settings = chromadb.config.Settings(anonymized_telemetry=False)
-    if server is not None:
-        host, port, ssl = server
-        return chromadb.HttpClient(
-            host=host, port=port, ssl=ssl, headers=headers, settings=settings
-        )
-    if persist_directory is not None:
-        return chromadb.PersistentClient(path=persist_directory, settings=settings)
-    return chromadb.EphemeralClient(settings=settings)
-
-
-def _describe(server: Server | None, persist_directory: str | None, client: Any) -> str:
-    if server is not None:
-        host, port, ssl = server
-        return f"at {'https' if ssl else 'http'}://{host}:{port}"
-    if persist_directory is not None:
-        return f"in {persist_directory}"
-    return "in memory" if client is None else "(given client)"
-
-
-def _not_found(exc: Exception) -> bool:
-    # chromadb's NotFoundError from disk; a server's may arrive as another type
-    return type(exc).__name__ == "NotFoundError" or "does not exist" in str(exc)
 
 
 def _cosine_distance(space: str) -> Callable[[float], float]:
@@ -210,7 +137,7 @@ class Chroma(VectorStore):
                 f"Chroma embedding_function must be an Embeddings, "
                 f"not {type(embedding_function).__name__}"
             )
-        self._server, self.persist_directory = _target(
+        self._server, self.persist_directory = target(
             client=client, persist_directory=persist_directory, url=url, host=host, port=port,
             ssl=ssl,
         )
@@ -223,7 +150,7 @@ class Chroma(VectorStore):
         self._distance: Callable[[float], float] = _cosine_distance("cosine")
         self._max_batch = 1000
         self._lock = threading.Lock()
-        self._records: _ChromaRecords | None = None
+        self._records: ChromaRecords | None = None
 
     @classmethod
     def _from_embedding(cls, embedding: Embeddings, **kwargs: Any) -> Chroma:
@@ -238,7 +165,7 @@ class Chroma(VectorStore):
         return self._embedding
 
     def _where(self) -> str:
-        return _describe(self._server, self.persist_directory, self._client)
+        return describe(self._server, self.persist_directory, self._client)
 
     def __repr__(self) -> str:
         return f"Chroma(collection_name={self.collection_name!r}, {self._where()})"
@@ -247,7 +174,7 @@ class Chroma(VectorStore):
 
     def _get_client(self) -> Any:
         if self._client is None:
-            self._client = _open_client(self._server, self.persist_directory, self._headers)
+            self._client = open_client(self._server, self.persist_directory, self._headers)
             try:
                 self._max_batch = int(self._client.get_max_batch_size())
             except Exception:  # older servers do not say; keep a safe size
@@ -368,7 +295,7 @@ class Chroma(VectorStore):
 
     def record_store(self) -> RecordStore:
         if self._records is None:
-            self._records = _ChromaRecords(self)
+            self._records = ChromaRecords(self)
         return self._records
 
     # -- whole collections ---------------------------------------------------
@@ -396,7 +323,7 @@ class Chroma(VectorStore):
         >>> await Chroma.alist_collections(url="http://localhost:8000")  # doctest: +SKIP
         ['docs', 'notes']
         """
-        server, folder = _target(
+        server, folder = target(
             client=client, persist_directory=persist_directory, url=url, host=host, port=port,
             ssl=ssl,
         )
@@ -404,9 +331,9 @@ class Chroma(VectorStore):
             return []
 
         def work() -> list[str]:
-            found = (client or _open_client(server, folder, dict(headers or {}) or None))
+            found = (client or open_client(server, folder, dict(headers or {}) or None))
             names = [c if isinstance(c, str) else c.name for c in found.list_collections()]
-            return sorted(n for n in names if not n.endswith(_RECORDS_SUFFIX))
+            return sorted(n for n in names if not n.endswith(RECORDS_SUFFIX))
 
         try:
             return await asyncio.to_thread(work)
@@ -414,7 +341,7 @@ class Chroma(VectorStore):
             raise
         except Exception as exc:  # chromadb's errors, and httpx's for a server
             raise StoreError(
-                f"Chroma {_describe(server, folder, client)}: listing collections failed: "
+                f"Chroma {describe(server, folder, client)}: listing collections failed: "
                 f"{type(exc).__name__}: {exc}"
             ) from exc
 
@@ -453,7 +380,7 @@ class Chroma(VectorStore):
             try:
                 self._get_client().get_collection(self.collection_name)
             except Exception as exc:
-                if _not_found(exc):
+                if not_found(exc):
                     return False
                 raise
             return True
@@ -487,7 +414,7 @@ class Chroma(VectorStore):
 
         def work(_collection: Any) -> None:
             client = self._get_client()
-            for name in (self.collection_name, self.collection_name + _RECORDS_SUFFIX):
+            for name in (self.collection_name, self.collection_name + RECORDS_SUFFIX):
                 try:
                     client.delete_collection(name)
                 except Exception as exc:  # a missing records collection is fine
@@ -517,102 +444,3 @@ def _space_of(collection: Any) -> str:
     except Exception:  # a client too old to expose configuration
         pass
     return str((collection.metadata or {}).get("hnsw:space", "l2"))
-
-
-class _ChromaRecords(RecordStore):
-    """Index records as documents of a side collection (ids: hash of the source).
-
-    Reading creates nothing: before the first write there are no records.
-    """
-
-    def __init__(self, store: Chroma) -> None:
-        self.store = store
-        self.collection: Any = None
-
-    def _side(self, *, create: bool) -> Any:
-        """The side collection; None if it does not exist and ``create`` is False."""
-        if self.collection is None:
-            name = self.store.collection_name + _RECORDS_SUFFIX
-            if create:
-                self.store._get_collection()  # records are written beside their collection
-                self.collection = self.store._get_client().get_or_create_collection(
-                    name, embedding_function=None
-                )
-            else:
-                try:
-                    self.collection = self.store._get_client().get_collection(
-                        name, embedding_function=None
-                    )
-                except Exception as exc:
-                    if _not_found(exc):
-                        return None
-                    raise
-        return self.collection
-
-    @staticmethod
-    def _id(source: str) -> str:
-        return stable_id(Document("", {"source": source}))
-
-    async def _read(self, what: str, work: Callable[[Any], T], empty: T) -> T:
-        def read() -> T:
-            side = self._side(create=False)
-            return empty if side is None else work(side)
-
-        return await self.store._call_client(what, read)
-
-    async def _write(self, what: str, work: Callable[[Any], None]) -> None:
-        await self.store._call_client(what, lambda: work(self._side(create=True)))
-
-    async def aget(self, sources: Sequence[str]) -> dict[str, IndexRecord]:
-        if not sources:
-            return {}
-        ids = [self._id(s) for s in sources]
-
-        def work(side: Any) -> dict[str, IndexRecord]:
-            out = {}
-            for part in self.store._batches(len(ids)):
-                got = side.get(ids=ids[part], include=["documents"])
-                for text in got["documents"]:
-                    record = IndexRecord.from_json(text)
-                    out[record.source] = record
-            return out
-
-        return await self._read("reading index records", work, {})
-
-    async def aput(self, records: Sequence[IndexRecord]) -> None:
-        if not records:
-            return
-        ids = [self._id(r.source) for r in records]
-        texts = [r.to_json() for r in records]
-        metas = [{"source": r.source} for r in records]
-
-        def work(side: Any) -> None:
-            for part in self.store._batches(len(ids)):
-                # Chroma wants a vector for everything it stores; records need none
-                side.upsert(
-                    ids=ids[part], documents=texts[part], metadatas=metas[part],
-                    embeddings=[[1.0]] * len(ids[part]),
-                )
-
-        await self._write("writing index records", work)
-
-    async def adelete(self, sources: Sequence[str]) -> None:
-        if not sources:
-            return
-        ids = [self._id(s) for s in sources]
-
-        def work(side: Any) -> None:
-            for part in self.store._batches(len(ids)):
-                side.delete(ids=ids[part])
-
-        await self._read("deleting index records", work, None)
-
-    async def asources(self) -> list[str]:
-        def work(side: Any) -> list[str]:
-            got = side.get(include=["metadatas"])
-            return [str(m["source"]) for m in got["metadatas"] if m]
-
-        return await self._read("listing index records", work, [])
-
-    async def acount(self) -> int:
-        return await self._read("counting index records", lambda side: int(side.count()), 0)
