@@ -17,7 +17,9 @@ from ragstream import __version__
 from tests._chroma_server import unique_collection
 from tests.cli.conftest import Cli, Spawn
 
-COMMANDS = ["ask", "chat", "collections", "config", "ingest", "sample-path", "serve", "sessions"]
+COMMANDS = [
+    "ask", "chat", "collections", "config", "ingest", "sample-path", "serve", "sessions", "traces",
+]
 
 
 def test_help_lists_every_command_and_imports_nothing_heavy() -> None:

@@ -64,13 +64,13 @@ def test_list_shows_time_id_name_status_latency_tokens_and_runs(cli: Run,
     assert result.exit_code == 0, result.output
     rows = [line.split("\t") for line in result.stdout.splitlines()]
     assert [r[2:4] for r in rows] == [
-        ["RunnableSequence", "running"], ["RunnableSequence", "error"],
+        ["RunnableSequence", "cancelled"], ["RunnableSequence", "error"],
         ["retrieval_chain", "ok"],
     ]
     started, short, _, _, latency, tokens, runs = rows[2]
     assert len(short) == 8 and started[:2] == "20"
     assert latency.endswith(" ms") and int(tokens) > 0 and int(runs) == 15
-    assert rows[0][4] == ""  # a running trace has no latency yet
+    assert rows[0][4].endswith(" ms")  # a stopped stream ends when it is stopped
     assert cli("traces", "list", "-n", "1").stdout.count("\n") == 1
     named = cli("traces", "--name", "retrieval_chain").stdout
     assert named.count("\n") == 1 and "retrieval_chain" in named
@@ -78,7 +78,7 @@ def test_list_shows_time_id_name_status_latency_tokens_and_runs(cli: Run,
 
 def test_list_as_json(cli: Run, recorded: Tracer) -> None:
     listed = json.loads(cli("traces", "--json").stdout)
-    assert [t["status"] for t in listed] == ["running", "error", "ok"]
+    assert [t["status"] for t in listed] == ["cancelled", "error", "ok"]
     assert listed[1]["error_type"] == "LookupError"
     assert listed[2]["total_tokens"] == listed[2]["input_tokens"] + listed[2]["output_tokens"]
 
@@ -109,8 +109,8 @@ def test_show_marks_errors_and_runs_without_an_end(cli: Run, recorded: Tracer) -
     assert lines[-2].startswith("└─ no_index (chain)  error")
     assert lines[-1] == "      LookupError: collection 'docs' is empty"
     lines = cli("traces", "show", stopped).stdout.splitlines()
-    assert lines[0].split("  ")[2] == "running"
-    assert "├─ FakeChatModel (chat_model)  running" in lines
+    assert lines[0].split("  ")[2] == "cancelled"
+    assert any(line.startswith("├─ FakeChatModel (chat_model)  cancelled") for line in lines)
 
 
 def test_show_as_json_is_the_whole_tree(cli: Run, recorded: Tracer) -> None:

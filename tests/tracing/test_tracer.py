@@ -156,24 +156,22 @@ def test_a_failing_step_is_an_error_run_and_its_trace_too(traced: Tracer) -> Non
     assert (summary.status, summary.error_type) == ("error", "ValueError")
 
 
-def test_a_stream_stopped_early_has_no_end_until_its_trace_or_program_ends(
-    traced: Tracer,
-) -> None:
-    """The engine reports no end for a stream its consumer stops reading, so
-    its runs stay ``running``; they are closed as ``cancelled`` when the root
-    of their trace ends, or at exit (see test_env)."""
+def test_a_stream_stopped_early_is_cancelled(traced: Tracer) -> None:
+    """The engine tells observers (not listeners) when a run is cancelled, so
+    runs of a stream its consumer stops reading end as ``cancelled`` at once."""
     chain = simple_chain("one two three four five", delay=0.01)
     for _chunk in chain.stream({"input": "q"}):
         break
+    traced.flush()
     root = only_trace(traced)
     assert shape(root) == [
-        (0, "RunnableSequence", "chain", "running"),
+        (0, "RunnableSequence", "chain", "cancelled"),
         (1, "ChatPromptTemplate", "prompt", "ok"),
-        (1, "FakeChatModel", "chat_model", "running"),
-        (1, "StrOutputParser", "parser", "running"),
+        (1, "FakeChatModel", "chat_model", "cancelled"),
+        (1, "StrOutputParser", "parser", "cancelled"),
     ]
-    assert root.end_ns is None and root.latency_s is None
-    assert list_traces(path=traced.path)[0].status == "running"
+    assert root.end_ns is not None and root.latency_s is not None
+    assert list_traces(path=traced.path)[0].status == "cancelled"
 
 
 def test_a_branch_cancelled_by_its_sibling_failing_is_cancelled(traced: Tracer) -> None:

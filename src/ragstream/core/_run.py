@@ -258,6 +258,25 @@ class Run:
         self.pending_start = False
         self.emit("start", {})
 
+    def observe_cancel(self, exc: BaseException, timing: dict[str, float]) -> None:
+        """Tell the observer (not the listener, as in the reference framework)
+        that this run was cancelled: an end event whose ``error`` is the
+        cancellation."""
+        observer = self.observer
+        if observer is not None:
+            observer.on_event(
+                {
+                    "event": f"on_{self.run_type}_end",
+                    "name": self.name,
+                    "run_id": self.run_id,
+                    "tags": self.tags,
+                    "metadata": self.metadata,
+                    "data": {"error": exc, "timing": timing},
+                    "parent_ids": self.parent_ids,
+                },
+                self.run_type,
+            )
+
     def emit(self, kind: str, data: dict[str, Any]) -> None:
         """Send ``on_{run_type}_{kind}`` to the listener if the filters let it through.
 

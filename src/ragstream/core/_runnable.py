@@ -20,6 +20,7 @@ they record a run around it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 
@@ -146,11 +147,14 @@ class Runnable(Generic[Input, Output]):
         run = self._new_run(parent, cfg, autotag)
         run.emit("start", {"input": self._event_input(value)})
         token = _RUN.set(run)
+        started = time.perf_counter()
         try:
             output = await self._ainvoke(value, **kwargs)
         except BaseException as exc:
             if not is_cancel(exc):
                 run.emit("end", {"input": self._event_input(value), "error": exc})
+            else:
+                run.observe_cancel(exc, {"latency_s": round(time.perf_counter() - started, 6)})
             raise
         finally:
             _RUN.reset(token)

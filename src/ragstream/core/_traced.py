@@ -100,6 +100,8 @@ async def traced(
             if timed:
                 data["timing"] = timing(started, first_at)
             run.emit("end", data)
+        else:
+            run.observe_cancel(exc, timing(started, first_at))
         raise
     finally:
         await aclose(inner)
