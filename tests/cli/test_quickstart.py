@@ -39,7 +39,7 @@ def test_the_quick_start_runs_offline(spawn: Spawn, tmp_path: Path) -> None:
     assert top[:2] == ["[1]", "Offline extractive mode and real models"]
     assert top[2].endswith("data/docs/models.md") and 0 < float(top[3]) <= 1
     answer = ask.stdout.split("answer (offline extractive mode):\n")[1]
-    assert "name it with `--model`" in answer and "[1]" in answer
+    assert "name it with --model" in answer and "[1]" in answer
     assert answer.rstrip().endswith("(offline extractive mode)")
     collections = run("collections", "--json")
     assert '"embeddings": "minilm"' in collections.stdout
