@@ -282,3 +282,20 @@ def test_the_sample_corpus_is_user_documentation() -> None:
     for name, read in files.items():
         text = read()
         assert text.startswith("# ") and len(text.split()) > 150, name
+
+
+def test_a_failing_retriever_raises_its_own_error_from_the_turn(tmp_path: Path) -> None:
+    from ragstream.errors import StoreError
+    from ragstream.retrievers import BaseRetriever
+
+    class Broken(BaseRetriever):
+        async def _aget_relevant_documents(self, query: str, **kwargs: Any) -> list[Document]:
+            raise StoreError("the vector server went away")
+
+    class App(RagApp):
+        def retriever(self, collection: str | None = None, *, k: int | None = None) -> Any:
+            return Broken()
+
+    app = App(load_settings({"home": str(tmp_path), "embeddings": "fake"}, env={}))
+    with pytest.raises(StoreError, match="the vector server went away"):
+        run(collect(app, "What do cats do?"))

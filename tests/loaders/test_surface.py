@@ -14,10 +14,12 @@ from ragstream.loaders import LoadError
 
 def test_public_names() -> None:
     assert sorted(ragstream.loaders.__all__) == [
+        "AddressGuard",
         "BaseLoader",
         "DirectoryLoader",
         "FileLoader",
         "LoadError",
+        "PublicOnlyGuard",
         "URLGuard",
         "WebBaseLoader",
         "public_only_guard",

@@ -241,7 +241,8 @@ class RagApp:
                 elif kind == "on_retriever_start":
                     timings.setdefault("retrieval_start_s", time.perf_counter() - started)
                     yield {"type": "query", "text": str(event["data"]["input"])}
-                elif kind == "on_retriever_end":
+                elif kind == "on_retriever_end" and "output" in event["data"]:
+                    # (a failed retrieval ends with "error": the stream then raises it)
                     timings["retrieval_end_s"] = time.perf_counter() - started
                     yield {"type": "sources", "documents": list(event["data"]["output"])}
                 elif kind == "on_chat_model_end" and "answer_llm" in tags:

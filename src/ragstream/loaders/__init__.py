@@ -14,14 +14,16 @@ each failure and, from ``load``/``aload``, the documents that did load.
 from ragstream.loaders._base import BaseLoader
 from ragstream.loaders._errors import LoadError
 from ragstream.loaders._files import DirectoryLoader, FileLoader
-from ragstream.loaders._guard import URLGuard, public_only_guard
+from ragstream.loaders._guard import AddressGuard, PublicOnlyGuard, URLGuard, public_only_guard
 from ragstream.loaders._web import WebBaseLoader
 
 __all__ = [
+    "AddressGuard",
     "BaseLoader",
     "DirectoryLoader",
     "FileLoader",
     "LoadError",
+    "PublicOnlyGuard",
     "URLGuard",
     "WebBaseLoader",
     "public_only_guard",
