@@ -12,11 +12,11 @@ from ragstream.models._llm import BaseLLM, FakeLLM
 __all__ = [
     "BaseChatModel",
     "BaseLLM",
-    "FakeLLM",
     "ChatAnthropic",
     "ChatOpenAI",
     "ExtractiveChatModel",
     "FakeChatModel",
+    "FakeLLM",
     "init_chat_model",
 ]
 
