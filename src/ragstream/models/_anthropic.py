@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import Any
 
 from ragstream.errors import ConfigError, InputError
 from ragstream.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage, SystemMessage
-from ragstream.models._base import BaseChatModel
-from ragstream.models._http import CallLimits, EndedEarly, Progress, guarded_stream
+from ragstream.models._http import CallLimits, EndedEarly
 from ragstream.models._sdk import (
     PerLoop,
     Secret,
-    aimport_sdk,
-    close_sdk_stream,
     import_sdk,
     safe_url,
-    sdk_classifier,
 )
+from ragstream.models._sdk_chat import SDKChatModel, close_client
 
 __all__ = ["ANTHROPIC_URL", "ChatAnthropic"]
 
@@ -26,7 +23,7 @@ ANTHROPIC_URL = "https://api.anthropic.com"
 _NO_KEY = "no-key-needed"
 
 
-class ChatAnthropic(BaseChatModel):
+class ChatAnthropic(SDKChatModel):
     """A Claude chat model, streamed token by token.
 
     The key and URL come from the arguments, else from ``ANTHROPIC_API_KEY``
@@ -40,6 +37,8 @@ class ChatAnthropic(BaseChatModel):
     >>> for chunk in llm.stream("Why is the sky blue?"):  # doctest: +SKIP
     ...     print(chunk.content, end="")
     """
+
+    sdk = "anthropic"
 
     def __init__(
         self,
@@ -77,7 +76,7 @@ class ChatAnthropic(BaseChatModel):
         self.model_kwargs = dict(model_kwargs or {})
         self.default_headers = dict(default_headers or {})
         self.name = name
-        self._clients: PerLoop[Any] = PerLoop(self._make_client, _close_client)
+        self._clients: PerLoop[Any] = PerLoop(self._make_client, close_client)
 
     @property
     def model_name(self) -> str:
@@ -135,34 +134,13 @@ class ChatAnthropic(BaseChatModel):
             params["extra_body"] = extra
         return params
 
-    def _astream_chat(
-        self, messages: list[BaseMessage], **kwargs: Any
-    ) -> AsyncIterator[AIMessageChunk | str]:
-        # a plain function returning the guarded stream: one generator less per token
-        params = self._request(messages, kwargs)
-        clients = self._clients
+    async def _create(self, client: Any, params: dict[str, Any]) -> Any:
+        return await client.messages.create(**params)
 
-        async def attempt(progress: Progress) -> AsyncGenerator[AIMessageChunk | str, None]:
-            client = await clients.get()
-            stream = await client.messages.create(**params)
-            progress.connected = True
-            pieces = _decode(stream)
-            try:
-                async for piece in pieces:
-                    yield piece
-            finally:
-                await pieces.aclose()
-                await close_sdk_stream(stream)
-
-        return guarded_stream(
-            attempt, url=self.endpoint, secret=self._api_key, limits=self.limits,
-            classify=sdk_classifier("anthropic", self.timeout),
-            setup=lambda: aimport_sdk("anthropic"),
-        )
+    def _decode(self, stream: Any) -> AsyncGenerator[AIMessageChunk | str, None]:
+        return _decode(stream)
 
 
-async def _close_client(client: Any) -> None:
-    await client.close()
 
 
 async def _decode(stream: Any) -> AsyncGenerator[AIMessageChunk | str, None]:
