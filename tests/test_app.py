@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import pickle
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,10 @@ from ragstream.embeddings import FakeEmbeddings
 from ragstream.errors import ConfigError, InputError
 from ragstream.history import is_incomplete
 from ragstream.messages import AIMessage, HumanMessage
+from ragstream.models._fake import split_tokens
+from ragstream.testing import FakeChatModel
 from ragstream.vectorstores import Chroma, VectorStoreRetriever
+from tests.servers import OpenAIServer, Reply, shared_openai_server
 
 STAGES = {"load", "split", "embed", "store", "done"}
 
@@ -158,7 +161,7 @@ def test_a_turn_streams_query_sources_tokens_then_done(tmp_path: Path, folder: P
 
     kinds = [e["type"] for e in events]
     assert kinds[:2] == ["query", "sources"] and kinds[-1] == "done"
-    assert set(kinds[2:-1]) == {"token"} and len(kinds) > 5
+    assert set(kinds[2:-1]) == {"token", "citation"} and len(kinds) > 5
     sources = events[1]["documents"]
     scores = [d.metadata["score"] for d in sources]
     assert Path(sources[0].metadata["source"]).name == "cats.md"
@@ -299,3 +302,113 @@ def test_a_failing_retriever_raises_its_own_error_from_the_turn(tmp_path: Path) 
     app = App(load_settings({"home": str(tmp_path), "embeddings": "fake"}, env={}))
     with pytest.raises(StoreError, match="the vector server went away"):
         run(collect(app, "What do cats do?"))
+
+
+# -- citations ------------------------------------------------------------------
+
+
+def check_citations(events: list[TurnEvent]) -> list[TurnEvent]:
+    """Each citation comes right after the token that ends its marker (or after
+    another citation of that marker), points at that marker in the answer so
+    far, and carries the source of its number; the citations found."""
+    sources = next(e["documents"] for e in events if e["type"] == "sources")
+    so_far = ""
+    last_token = ""
+    for n, event in enumerate(events):
+        if event["type"] == "token":
+            so_far += event["text"]
+            last_token = event["text"]
+        elif event["type"] == "citation":
+            assert events[n - 1]["type"] in ("token", "citation")
+            end, marker = event["offset"], event["marker"]
+            assert so_far[end - len(marker):end] == marker
+            assert len(so_far) - len(last_token) < end <= len(so_far)  # ended by that token
+            assert event["document"] is sources[event["index"] - 1]
+    return [e for e in events if e["type"] == "citation"]
+
+
+def test_the_offline_answer_cites_its_sources_as_it_streams(
+    tmp_path: Path, folder: Path
+) -> None:
+    app = make_app(tmp_path / "home")
+    app.ingest([str(folder)])
+
+    events = run(collect(app, "Why do cats purr and dogs bark?"))
+
+    cited = check_citations(events)
+    done = events[-1]
+    sources = events[1]["documents"]
+    by_name = {Path(d.metadata["source"]).name: n for n, d in enumerate(sources, 1)}
+    assert done["answer"] == (
+        f"Cats purr when they are content. [{by_name['cats.md']}] "
+        f"Dogs bark at strangers. [{by_name['dogs.md']}]"
+    )
+    assert [(c["index"], c["marker"]) for c in cited] == [
+        (by_name["cats.md"], f"[{by_name['cats.md']}]"),
+        (by_name["dogs.md"], f"[{by_name['dogs.md']}]"),
+    ]
+    assert done["citations"] == [by_name["cats.md"], by_name["dogs.md"]]
+
+
+class ScriptedApp(RagApp):
+    """The real turn over a scripted answer model."""
+
+    def __init__(self, home: Path, answer: str) -> None:
+        super().__init__(load_settings({"home": str(home), "embeddings": "fake"}, env={}))
+        self.scripted = FakeChatModel(answer)
+
+    @property
+    def model(self) -> Any:
+        return self.scripted
+
+
+CITING = "Dogs bark [2]. Both are pets [1, 2]; not [7], [a], [10.5] or `x[1]`. Cats purr [1]."
+
+
+def test_a_model_that_cites_gets_citation_events_right_after_the_closing_token(
+    tmp_path: Path, folder: Path
+) -> None:
+    app = ScriptedApp(tmp_path / "home", CITING)
+    app.ingest([str(folder)])
+
+    events = run(collect(app, "Tell me about pets."))
+
+    tokens = [e["text"] for e in events if e["type"] == "token"]
+    assert tokens == split_tokens(CITING)  # tokens go out as they come, none held back
+    cited = check_citations(events)
+    assert [(c["index"], c["marker"]) for c in cited] == [
+        (2, "[2]"), (1, "[1, 2]"), (2, "[1, 2]"), (1, "[1]"),
+    ]
+    kinds = [e["type"] if e["type"] != "token" else e["text"] for e in events]
+    first = kinds.index("citation")
+    assert kinds[first - 3:first + 2] == [" [", "2", "]", "citation", "."]
+    assert events[-1]["citations"] == [2, 1]
+    assert events[-1]["answer"] == CITING
+
+
+@pytest.fixture
+def openai_server() -> Iterator[OpenAIServer]:
+    server = shared_openai_server()
+    server.reset()
+    yield server
+    server.reset()
+
+
+def test_a_real_model_is_sent_numbered_sources_and_its_citations_stream(
+    tmp_path: Path, folder: Path, openai_server: OpenAIServer
+) -> None:
+    openai_server.script(Reply(text=["Cats", " purr", " [", "1", "]", "."]))
+    app = make_app(tmp_path / "home",
+                   model=f"openai-compatible:test-model@{openai_server.base_url}")
+    app.ingest([str(folder)])
+
+    events = run(collect(app, "Why do cats purr?"))
+
+    system = openai_server.requests[-1].json["messages"][0]["content"]
+    sources = events[1]["documents"]
+    numbered = "\n\n".join(f"[{n}] {d.page_content}" for n, d in enumerate(sources, 1))
+    assert system.endswith("\n\n" + numbered)
+    assert "cite the pieces it uses by their numbers" in system
+    cited = check_citations(events)
+    assert [(c["index"], c["offset"]) for c in cited] == [(1, len("Cats purr [1]"))]
+    assert events[-1]["citations"] == [1]

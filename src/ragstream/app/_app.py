@@ -10,6 +10,8 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
+from ragstream.app._chain import citing_rag_chain
+from ragstream.app._citations import CitationParser
 from ragstream.app._collections import EMBEDDINGS_KEY, CollectionInfo, NoDocumentsError, read_info
 from ragstream.app._ingest import IngestReport, IngestRun, ProgressCallback
 from ragstream.config import Settings
@@ -41,19 +43,28 @@ class TurnEvent(TypedDict, total=False):
 
     ``type`` is ``rewrite`` (a token of the rewritten question, in ``text``),
     ``query`` (the question sent to the retriever, in ``text``), ``sources``
-    (``documents``, each with ``metadata["score"]``), ``token`` (a token of the
-    answer, in ``text``) or ``done`` (``answer``, ``incomplete``, ``usage``,
-    ``model``, ``timings``).
+    (``documents``, each with ``metadata["score"]``, numbered from 1 in
+    order), ``token`` (a token of the answer, in ``text``), ``citation`` (the
+    answer cited source ``index``: the ``document`` itself, the ``marker`` as
+    written, ``"[1, 2]"``, and the ``offset`` in the answer just past it;
+    it follows the token that completed the marker, one event per index) or
+    ``done`` (``answer``, ``incomplete``, ``usage``, ``model``, ``timings``,
+    and ``citations``, the indices cited, each once, in order of first use).
     """
 
-    type: Literal["rewrite", "query", "sources", "token", "done"]
+    type: Literal["rewrite", "query", "sources", "token", "citation", "done"]
     text: str
     documents: list[Document]
+    index: int
+    document: Document
+    marker: str
+    offset: int
     answer: str
     incomplete: bool
     usage: dict[str, int] | None
     model: str
     timings: dict[str, float]
+    citations: list[int]
 
 
 def make_embeddings(spec: str) -> Embeddings:
@@ -173,16 +184,13 @@ class RagApp:
         return store.as_retriever(search_kwargs={"k": k or self.settings.k}, include_scores=True)
 
     def chain(self, collection: str | None = None, *, k: int | None = None) -> Runnable[Any, Any]:
-        """The guide's conversational RAG chain over a collection."""
-        from ragstream.chains import create_conversational_rag_chain
-
+        """The guide's conversational RAG chain over a collection, its sources
+        numbered in the prompt so that the model can cite them (``citing_rag_chain``)."""
         name = collection or self.settings.collection
         top_k = k or self.settings.k
         key = (name, top_k)
         if key not in self._chains:
-            self._chains[key] = create_conversational_rag_chain(
-                self.model, self.retriever(name, k=top_k)
-            )
+            self._chains[key] = citing_rag_chain(self.model, self.retriever(name, k=top_k))
         return self._chains[key]
 
     async def aclose(self) -> None:
@@ -203,10 +211,18 @@ class RagApp:
         k: int | None = None,
     ) -> AsyncIterator[TurnEvent]:
         """Answer ``question`` in the conversation ``session_id`` (or with the given
-        ``chat_history``), yielding what happens as it happens.
+        ``chat_history``), yielding what happens as it happens (see ``TurnEvent``).
 
+        A citation marker in the answer (``[2]``, ``[1, 3]``: the numbers of the
+        sources) yields a ``citation`` event right after the token that ends it
+        (see ``CitationParser`` for what counts as a marker).
         If the consumer stops early (or the task is cancelled) the partial answer
         is saved in the session marked ``incomplete``.
+
+        >>> async for event in app.astream_turn("Why do cats purr?"):  # doctest: +SKIP
+        ...     if event["type"] == "citation":
+        ...         print(event["index"], event["document"].metadata["source"])
+        1 notes/cats.md
         """
         if not isinstance(question, str) or not question.strip():
             raise InputError("the question is empty")
@@ -217,6 +233,8 @@ class RagApp:
         inputs = {"input": question, "chat_history": history}
 
         answer: list[str] = []
+        sources: list[Document] = []
+        citations = CitationParser()
         usage: dict[str, int] | None = None
         finished = False
         started = time.perf_counter()
@@ -238,13 +256,22 @@ class RagApp:
                             timings["first_token_s"] = time.perf_counter() - started
                         answer.append(text)
                         yield {"type": "token", "text": text}
+                        for marker in citations.feed(text):
+                            for index in marker.indices:
+                                yield {
+                                    "type": "citation", "index": index,
+                                    "document": sources[index - 1], "marker": marker.text,
+                                    "offset": marker.end,
+                                }
                 elif kind == "on_retriever_start":
                     timings.setdefault("retrieval_start_s", time.perf_counter() - started)
                     yield {"type": "query", "text": str(event["data"]["input"])}
                 elif kind == "on_retriever_end" and "output" in event["data"]:
                     # (a failed retrieval ends with "error": the stream then raises it)
                     timings["retrieval_end_s"] = time.perf_counter() - started
-                    yield {"type": "sources", "documents": list(event["data"]["output"])}
+                    sources = list(event["data"]["output"])
+                    citations.count = len(sources)
+                    yield {"type": "sources", "documents": list(sources)}
                 elif kind == "on_chat_model_end" and "answer_llm" in tags:
                     usage = getattr(event["data"].get("output"), "usage_metadata", None)
             finished = True
@@ -252,6 +279,7 @@ class RagApp:
             yield {
                 "type": "done", "answer": "".join(answer), "incomplete": False,
                 "usage": usage, "model": self.model_label, "timings": timings,
+                "citations": list(citations.cited),
             }
         finally:
             await _aclose(events)
