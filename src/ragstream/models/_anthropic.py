@@ -8,14 +8,11 @@ from typing import Any
 
 from ragstream.errors import ConfigError, InputError
 from ragstream.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage, SystemMessage
-from ragstream.models._http import CallLimits, EndedEarly
+from ragstream.models._http import EndedEarly
 from ragstream.models._sdk import (
-    PerLoop,
-    Secret,
     import_sdk,
-    safe_url,
 )
-from ragstream.models._sdk_chat import SDKChatModel, close_client
+from ragstream.models._sdk_chat import SDKChatModel
 
 __all__ = ["ANTHROPIC_URL", "ChatAnthropic"]
 
@@ -39,6 +36,7 @@ class ChatAnthropic(SDKChatModel):
     """
 
     sdk = "anthropic"
+    route = "/v1/messages"
 
     def __init__(
         self,
@@ -60,35 +58,16 @@ class ChatAnthropic(SDKChatModel):
     ) -> None:
         if max_tokens < 1:
             raise ConfigError(f"max_tokens must be at least 1, not {max_tokens}")
-        self.model = model
-        self.base_url = base_url or os.environ.get("ANTHROPIC_BASE_URL") or ANTHROPIC_URL
-        self._api_key = Secret(
-            api_key if api_key is not None else os.environ.get("ANTHROPIC_API_KEY")
+        self._setup(
+            model=model,
+            base_url=base_url or os.environ.get("ANTHROPIC_BASE_URL") or ANTHROPIC_URL,
+            api_key=api_key if api_key is not None else os.environ.get("ANTHROPIC_API_KEY"),
+            temperature=temperature, stop=stop, timeout=timeout, max_retries=max_retries,
+            retry_backoff=retry_backoff, first_token_timeout=first_token_timeout,
+            total_timeout=total_timeout, model_kwargs=model_kwargs,
+            default_headers=default_headers, name=name,
         )
         self.max_tokens = max_tokens
-        self.temperature = temperature
-        self.stop = [stop] if isinstance(stop, str) else (list(stop) if stop else None)
-        self.timeout = timeout
-        self.limits = CallLimits(
-            max_retries=max_retries, retry_backoff=retry_backoff,
-            first_token_timeout=first_token_timeout, total_timeout=total_timeout,
-        )
-        self.model_kwargs = dict(model_kwargs or {})
-        self.default_headers = dict(default_headers or {})
-        self.name = name
-        self._clients: PerLoop[Any] = PerLoop(self._make_client, close_client)
-
-    @property
-    def model_name(self) -> str:
-        return self.model
-
-    @property
-    def endpoint(self) -> str:
-        """The URL message requests go to, as errors name it."""
-        return safe_url(self.base_url.rstrip("/") + "/v1/messages")
-
-    def __repr__(self) -> str:
-        return f"ChatAnthropic(model={self.model!r}, base_url={safe_url(self.base_url)!r})"
 
     def _key(self) -> str:
         key = self._api_key.get()

@@ -16,14 +16,12 @@ from ragstream.messages import (
     SystemMessage,
     ToolMessage,
 )
-from ragstream.models._http import CallLimits, EndedEarly
+from ragstream.models._http import EndedEarly
 from ragstream.models._sdk import (
-    PerLoop,
     Secret,
     import_sdk,
-    safe_url,
 )
-from ragstream.models._sdk_chat import SDKChatModel, close_client
+from ragstream.models._sdk_chat import SDKChatModel
 
 __all__ = ["OPENAI_URL", "ChatOpenAI", "resolve_openai_key"]
 
@@ -63,6 +61,7 @@ class ChatOpenAI(SDKChatModel):
     """
 
     sdk = "openai"
+    route = "/chat/completions"
 
     def __init__(
         self,
@@ -83,34 +82,17 @@ class ChatOpenAI(SDKChatModel):
         default_headers: Mapping[str, str] | None = None,
         name: str | None = None,
     ) -> None:
-        self.model = model
-        self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_URL
-        self._api_key = Secret(api_key if api_key is not None else os.environ.get("OPENAI_API_KEY"))
-        self.temperature = temperature
-        self.max_tokens = max_tokens
-        self.stop = [stop] if isinstance(stop, str) else (list(stop) if stop else None)
-        self.timeout = timeout
-        self.limits = CallLimits(
-            max_retries=max_retries, retry_backoff=retry_backoff,
-            first_token_timeout=first_token_timeout, total_timeout=total_timeout,
+        self._setup(
+            model=model,
+            base_url=base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_URL,
+            api_key=api_key if api_key is not None else os.environ.get("OPENAI_API_KEY"),
+            temperature=temperature, stop=stop, timeout=timeout, max_retries=max_retries,
+            retry_backoff=retry_backoff, first_token_timeout=first_token_timeout,
+            total_timeout=total_timeout, model_kwargs=model_kwargs,
+            default_headers=default_headers, name=name,
         )
+        self.max_tokens = max_tokens
         self.stream_usage = stream_usage
-        self.model_kwargs = dict(model_kwargs or {})
-        self.default_headers = dict(default_headers or {})
-        self.name = name
-        self._clients: PerLoop[Any] = PerLoop(self._make_client, close_client)
-
-    @property
-    def model_name(self) -> str:
-        return self.model
-
-    @property
-    def endpoint(self) -> str:
-        """The URL chat requests go to, as errors name it."""
-        return safe_url(self.base_url.rstrip("/") + "/chat/completions")
-
-    def __repr__(self) -> str:
-        return f"ChatOpenAI(model={self.model!r}, base_url={safe_url(self.base_url)!r})"
 
     def _make_client(self) -> Any:
         openai = import_sdk("openai")

@@ -8,13 +8,20 @@ URL and never the key, and the SDK stream closed as soon as reading stops.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from typing import Any, ClassVar
 
 from ragstream.messages import AIMessageChunk, BaseMessage
 from ragstream.models._base import BaseChatModel
 from ragstream.models._http import CallLimits, Progress, guarded_stream
-from ragstream.models._sdk import PerLoop, Secret, aimport_sdk, close_sdk_stream, sdk_classifier
+from ragstream.models._sdk import (
+    PerLoop,
+    Secret,
+    aimport_sdk,
+    close_sdk_stream,
+    safe_url,
+    sdk_classifier,
+)
 
 __all__ = ["SDKChatModel", "close_client"]
 
@@ -29,14 +36,55 @@ class SDKChatModel(BaseChatModel):
 
     #: the SDK's import name
     sdk: ClassVar[str]
-    _clients: PerLoop[Any]
-    _api_key: Secret
-    limits: CallLimits
-    timeout: float | None
+    #: the path of the streaming route below the base URL
+    route: ClassVar[str]
+
+    def _setup(
+        self,
+        *,
+        model: str,
+        base_url: str,
+        api_key: str | None,
+        temperature: float | None,
+        stop: str | Sequence[str] | None,
+        timeout: float | None,
+        max_retries: int,
+        retry_backoff: float,
+        first_token_timeout: float | None,
+        total_timeout: float | None,
+        model_kwargs: Mapping[str, Any] | None,
+        default_headers: Mapping[str, str] | None,
+        name: str | None,
+    ) -> None:
+        """Store the settings every SDK model has (no I/O)."""
+        self.model = model
+        self.base_url = base_url
+        self._api_key = Secret(api_key)
+        self.temperature = temperature
+        self.stop = [stop] if isinstance(stop, str) else (list(stop) if stop else None)
+        self.timeout = timeout
+        self.limits = CallLimits(
+            max_retries=max_retries, retry_backoff=retry_backoff,
+            first_token_timeout=first_token_timeout, total_timeout=total_timeout,
+        )
+        self.model_kwargs = dict(model_kwargs or {})
+        self.default_headers = dict(default_headers or {})
+        self.name = name
+        self._clients: PerLoop[Any] = PerLoop(self._make_client, close_client)
+
+    @property
+    def model_name(self) -> str:
+        return self.model
 
     @property
     def endpoint(self) -> str:
-        """The URL requests go to, as errors name it."""
+        """The URL requests go to, as errors name it (never with credentials)."""
+        return safe_url(self.base_url.rstrip("/") + self.route)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(model={self.model!r}, base_url={safe_url(self.base_url)!r})"
+
+    def _make_client(self) -> Any:
         raise NotImplementedError
 
     def _request(self, messages: list[BaseMessage], kwargs: dict[str, Any]) -> dict[str, Any]:
