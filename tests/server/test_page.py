@@ -4,6 +4,7 @@ the steps stream in, ask a follow-up, press Stop mid-answer."""
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -206,3 +207,89 @@ def _wait_saved(server: LiveServer, session_id: str) -> list[dict[str, Any]]:
         if len(messages) == 6 or time.monotonic() > deadline:
             return list(messages)
         time.sleep(0.05)
+
+
+CITED = ("Tree of Thoughts explores several reasoning paths at each step [1]. " + " ".join(
+    ["It searches them breadth-first or depth-first, one step at a time."] * 6))
+FOLLOW_UP = "Each step is small [2]."
+
+
+def test_a_cited_source_lights_up_as_the_answer_cites_it(browser: Any, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    model = FakeChatModel([CITED, FOLLOW_UP], delay=0.03)
+    rag = FakeRagApp(tmp_path, model=model, label="FakeChatModel (test)")
+    rag.rewrite_model = FakeChatModel("How does Tree of Thoughts search?", delay=0.01)
+    with LiveServer(create_rag_server(rag, keepalive=1.0, warm_up=False)) as server:
+        page = browser.new_page(viewport={"width": 1360, "height": 860})
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(server.url)
+        expect(page.locator("#model")).to_have_text("FakeChatModel (test)")
+        # note what the page shows at the moment a card is marked cited
+        page.evaluate("""() => {
+            window.citedSeen = [];
+            new MutationObserver((records) => {
+                for (const r of records) {
+                    if (r.target.classList.contains("cited") && !r.oldValue.includes("cited")) {
+                        window.citedSeen.push({
+                            id: r.target.id,
+                            streaming: !!document.querySelector(".message.streaming"),
+                            answer: document.querySelector(".message.assistant:last-child .text")
+                                .textContent,
+                        });
+                    }
+                }
+            }).observe(document.getElementById("sources"),
+                       {attributes: true, attributeFilter: ["class"], attributeOldValue: true,
+                        subtree: true});
+        }""")
+
+        page.fill("#question", "What is Tree of Thoughts?")
+        page.click("#send")
+        expect(page.locator("#source-1")).to_have_class(re.compile(r"\bcited\b"))
+        expect(page.locator("#send")).to_be_enabled(timeout=10_000)
+
+        # 1. live: the card lit up while the answer streamed, right after its marker
+        seen = page.evaluate("window.citedSeen")
+        assert [s["id"] for s in seen] == ["source-1"] and seen[0]["streaming"] is True
+        assert seen[0]["answer"].endswith("at each step [1]")  # the "." is not here yet
+        # only the cited card, and the count says so
+        expect(page.locator(".source-card.cited")).to_have_count(1)
+        expect(page.locator("#source-1 .cited-tag")).to_have_text("cited")
+        expect(page.locator("#source-1 .source-path")).to_have_text("notes/tree-of-thoughts.md")
+        expect(page.locator("#source-2")).not_to_have_class(re.compile(r"\bcited\b"))
+        expect(page.locator("#source-count")).to_have_text("2 · 1 cited")
+
+        # 2. the marker in the answer is a link to its card; the text is unchanged
+        answer = page.locator(".message.assistant").last
+        expect(answer.locator(".text")).to_have_text(CITED)
+        link = answer.locator("a.cite")
+        expect(link).to_have_count(1)
+        expect(link).to_have_text("[1]")
+        assert link.get_attribute("href") == "#source-1"
+        OUTPUT.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(OUTPUT / "chat_page_cited.png"))
+
+        # 3. on a narrow screen the sources are below the chat: the link scrolls there
+        page.set_viewport_size({"width": 700, "height": 420})
+        page.locator("#messages").evaluate("el => el.scrollIntoView()")
+        expect(page.locator("#source-1")).not_to_be_in_viewport()
+        link.click()
+        expect(page.locator("#source-1")).to_be_in_viewport()
+        expect(page.locator("#source-1")).to_have_class(re.compile(r"\bfocused\b"))
+        assert page.evaluate("document.activeElement.id") == "source-1"
+        page.set_viewport_size({"width": 1360, "height": 860})
+
+        # 4. the next question's cards replace these: the old marker is text again
+        page.fill("#question", "How does it search?")
+        page.click("#send")
+        expect(page.locator("#send")).to_be_enabled(timeout=10_000)
+        first, second = page.locator(".message.assistant").all()
+        expect(first.locator("a.cite")).to_have_count(0)
+        expect(first.locator(".text")).to_have_text(CITED)
+        expect(second.locator("a.cite")).to_have_attribute("href", "#source-2")
+        expect(page.locator(".source-card.cited")).to_have_count(1)
+        expect(page.locator("#source-2")).to_have_class(re.compile(r"\bcited\b"))
+        assert errors == []
+        page.close()

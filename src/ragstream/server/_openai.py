@@ -4,7 +4,9 @@
 chat history and its last user message the question. With ``stream: true``
 the answer streams as ``chat.completion.chunk`` objects; the last one (the
 one with ``finish_reason``) carries the retrieved documents in an extra
-``sources`` field, as does the whole response without streaming. ``GET
+``sources`` field and the ones the answer cited in ``citations`` (their
+``rank`` in ``sources``, in order of first use: ``[2, 1]``), as does the
+whole response without streaming. ``GET
 /v1/models`` lists the one served model. Errors use OpenAI's error body, so
 the official ``openai`` client raises its usual exceptions. While the
 collection holds no documents a question is refused: 409 with code
@@ -200,7 +202,8 @@ class _OpenAIRoutes:
                 "message": {"role": "assistant", "content": done.get("answer", ""),
                             "refusal": None},
             }],
-            "sources": sources, "model_label": done.get("model", self.rag.model_label),
+            "sources": sources, "citations": list(done.get("citations") or []),
+            "model_label": done.get("model", self.rag.model_label),
         }
         usage = _usage(done.get("usage"))
         if usage is not None:
@@ -238,6 +241,7 @@ class _OpenAIRoutes:
                     sources = self._cards(event["documents"])
                 elif kind == "done":
                     yield chunk({}, "stop", sources=sources,
+                                citations=list(event.get("citations") or []),
                                 model_label=event.get("model", self.rag.model_label))
                     usage = _usage(event.get("usage"))
                     if include_usage:

@@ -12,7 +12,10 @@ Questions (``/rag/*``, ``/chat``, ``/v1/chat/completions``) are refused with
 Sources: ``/chat`` (the page) and ``/v1`` show each retrieved document as a
 card whose ``source`` is, for a local file, its path relative to the folder
 holding the collection's files (``notes/guide/install.md``), not the
-server's own path; URLs are shown as they are. ``/rag`` sends the documents
+server's own path; URLs are shown as they are. A source the answer cites
+(``[2]``) is sent to ``/chat`` as a ``citation`` event as soon as its marker
+is written, and listed by number in ``citations`` at the end of ``/chat``
+and ``/v1`` answers; the page highlights the cited cards. ``/rag`` sends the documents
 themselves, in LangServe's shape, with their metadata unchanged: its
 ``metadata["source"]`` is the full path the file was read from.
 """

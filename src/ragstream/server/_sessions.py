@@ -5,8 +5,11 @@
 - ``DELETE /sessions/{id}``: 204, or 404 if unknown
 - ``POST /chat`` ``{"question", "session_id"?}``: SSE of the turn: ``session``,
   ``rewrite`` (a token of the rewritten question), ``query``, ``sources``
-  (cards), ``token`` (a token of the answer), ``done``; or ``error``; then
-  ``end``. A client that goes away (the page's Stop button) cancels the turn;
+  (cards), ``token`` (a token of the answer), ``citation`` (right after the
+  token that ends a marker such as ``[2]``: ``index``, ``marker``, ``offset``
+  in the answer just past the marker, and the cited ``source`` card),
+  ``done`` (with ``citations``, the indices cited in order of first use); or
+  ``error``; then ``end``. A client that goes away (the page's Stop button) cancels the turn;
   what was answered so far is kept in the session, marked incomplete. While
   the collection holds no documents the stream is one ``error`` event
   (``status_code`` 409), and nothing is saved in the session.
@@ -129,6 +132,13 @@ class _SessionRoutes:
                     cards = [source_card(d, rank=i + 1, show_source=self.collection.label)
                              for i, d in enumerate(event["documents"])]
                     yield frame("sources", {"sources": cards})
+                elif kind == "citation":
+                    index = event["index"]
+                    yield frame("citation", {
+                        "index": index, "marker": event["marker"], "offset": event["offset"],
+                        "source": source_card(event["document"], rank=index,
+                                              show_source=self.collection.label),
+                    })
                 elif kind == "done":
                     yield frame("done", {k: v for k, v in event.items() if k != "type"})
         finally:

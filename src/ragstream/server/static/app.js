@@ -7,6 +7,7 @@ const state = {
   apiKey: localStorage.getItem("ragstream.key") || "",
   controller: null,   // the AbortController of the answer being streamed
   rewritten: false,
+  sourceCount: 0,     // cards shown for the current answer
 };
 
 // -- talking to the server ----------------------------------------------------
@@ -130,6 +131,11 @@ function resetSteps() {
   $("sources").replaceChildren();
   $("source-count").textContent = "";
   $("timings").textContent = "";
+  state.sourceCount = 0;
+  // the cards the earlier answers' markers pointed to are gone: the links go too
+  for (const link of document.querySelectorAll("#messages a.cite")) {
+    link.replaceWith(document.createTextNode(link.textContent));
+  }
 }
 
 function onRewrite(text) {
@@ -161,9 +167,12 @@ function renderSources(cards) {
     box.append(none);
     return;
   }
+  state.sourceCount = cards.length;
   for (const card of cards) {
     const el = document.createElement("article");
     el.className = "source-card";
+    el.id = "source-" + card.rank;
+    el.tabIndex = -1;  // a citation link moves the focus here
     const head = document.createElement("div");
     head.className = "source-head";
     const rank = document.createElement("span");
@@ -203,6 +212,112 @@ function renderSources(cards) {
   }
 }
 
+// -- citations ------------------------------------------------------------------
+
+// Where a marker ends, counted in UTF-16 units (the server counts characters).
+function utf16Index(text, characters) {
+  let i = 0;
+  for (let n = 0; n < characters && i < text.length; n++) {
+    i += text.codePointAt(i) > 0xffff ? 2 : 1;
+  }
+  return i;
+}
+
+function markCited(index) {
+  const card = $("source-" + index);
+  if (!card) return;
+  if (!card.classList.contains("cited")) {
+    card.classList.add("cited");
+    const tag = document.createElement("span");
+    tag.className = "cited-tag";
+    tag.textContent = "cited";
+    card.querySelector(".source-head").append(tag);
+  }
+  // replay the flash for every new citation of this card
+  card.classList.remove("just-cited");
+  void card.offsetWidth;
+  card.classList.add("just-cited");
+  const count = document.querySelectorAll("#sources .source-card.cited").length;
+  $("source-count").textContent = state.sourceCount + " · " + count + " cited";
+}
+
+function focusSource(index) {
+  const card = $("source-" + index);
+  if (!card) return;
+  card.scrollIntoView({ block: "nearest", behavior: "smooth" });
+  card.focus({ preventScroll: true });
+  for (const other of document.querySelectorAll("#sources .focused")) {
+    other.classList.remove("focused");
+  }
+  card.classList.add("focused");
+}
+
+function citeLink(index, text) {
+  const link = document.createElement("a");
+  link.className = "cite";
+  link.href = "#source-" + index;
+  link.dataset.index = String(index);
+  link.textContent = text;
+  const card = $("source-" + index);
+  const title = card && card.querySelector(".source-title");
+  link.title = "Source " + index + (title ? ": " + title.textContent : "");
+  return link;
+}
+
+// A marker as written, its cited numbers made links ("[1]" whole; "[1, 2]" each number).
+function markerNodes(marker, indices) {
+  if (indices.length === 1 && (marker.match(/\d+/g) || []).length === 1) {
+    return [citeLink(indices[0], marker)];
+  }
+  const nodes = [];
+  let last = 0;
+  for (const m of marker.matchAll(/\d+/g)) {
+    const n = Number(m[0]);
+    if (!indices.includes(n)) continue;
+    if (m.index > last) nodes.push(document.createTextNode(marker.slice(last, m.index)));
+    nodes.push(citeLink(n, m[0]));
+    last = m.index + m[0].length;
+  }
+  if (last < marker.length) nodes.push(document.createTextNode(marker.slice(last)));
+  return nodes;
+}
+
+// The answer's text again, with each cited marker's numbers as links to their cards.
+function renderAnswer(answer) {
+  const raw = answer.raw;
+  const marks = [...answer.marks.values()].sort((a, b) => a.start - b.start);
+  const nodes = [];
+  let at = 0;
+  for (const mark of marks) {
+    if (mark.start < at) continue;
+    if (mark.start > at) nodes.push(document.createTextNode(raw.slice(at, mark.start)));
+    const span = document.createElement("span");
+    span.className = "marker";
+    span.append(...markerNodes(raw.slice(mark.start, mark.end), mark.indices));
+    nodes.push(span);
+    at = mark.end;
+  }
+  if (at < raw.length) nodes.push(document.createTextNode(raw.slice(at)));
+  answer.querySelector(".text").replaceChildren(...nodes);
+}
+
+function onCitation(answer, data) {
+  markCited(data.index);
+  const end = utf16Index(answer.raw, data.offset);
+  const start = end - data.marker.length;
+  if (answer.raw.slice(start, end) !== data.marker) return;  // not where it was said to be
+  const mark = answer.marks.get(end) || { start: start, end: end, indices: [] };
+  if (!mark.indices.includes(data.index)) mark.indices.push(data.index);
+  answer.marks.set(end, mark);
+  renderAnswer(answer);
+}
+
+function appendText(el, text) {
+  const last = el.lastChild;
+  if (last && last.nodeType === Node.TEXT_NODE) last.appendData(text);
+  else el.append(document.createTextNode(text));
+}
+
 function showTimings(done) {
   const t = done.timings || {};
   const parts = [];
@@ -227,6 +342,8 @@ async function ask(question) {
   addMessage("user", question);
   const answer = addMessage("assistant", "");
   answer.classList.add("streaming");
+  answer.raw = "";  // the answer as streamed, and its cited markers by where they end
+  answer.marks = new Map();
   const text = answer.querySelector(".text");
   const controller = new AbortController();
   state.controller = controller;
@@ -249,11 +366,18 @@ async function ask(question) {
         case "query": onQuery(data.text); break;
         case "sources": renderSources(data.sources); break;
         case "token":
-          text.textContent += data.text;
+          answer.raw += data.text;
+          appendText(text, data.text);  // (not textContent +=: it would drop the links)
           answer.scrollIntoView({ block: "end" });
           break;
+        case "citation": onCitation(answer, data); break;
         case "done":
           finished = true;
+          for (const index of data.citations || []) {
+            if (!$("source-" + index) || !$("source-" + index).classList.contains("cited")) {
+              markCited(index);
+            }
+          }
           showTimings(data);
           if (data.incomplete) markIncomplete(answer, "This answer is incomplete.");
           break;
@@ -461,6 +585,12 @@ document.addEventListener("DOMContentLoaded", () => {
     }
   });
   $("stop").addEventListener("click", stop);
+  $("messages").addEventListener("click", (e) => {
+    const link = e.target.closest("a.cite");
+    if (!link) return;
+    e.preventDefault();
+    focusSource(link.dataset.index);
+  });
   $("new-chat").addEventListener("click", newChat);
   $("ingest-form").addEventListener("submit", (e) => {
     e.preventDefault();
