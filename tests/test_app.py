@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import pickle
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from ragstream.messages import AIMessage, HumanMessage
 from ragstream.models._fake import split_tokens
 from ragstream.testing import FakeChatModel
 from ragstream.vectorstores import Chroma, VectorStoreRetriever
-from tests.servers import OpenAIServer, Reply, shared_openai_server
+from tests.servers import OpenAIServer, Reply
 
 STAGES = {"load", "split", "embed", "store", "done"}
 
@@ -384,14 +384,6 @@ def test_a_model_that_cites_gets_citation_events_right_after_the_closing_token(
     assert kinds[first - 3:first + 2] == [" [", "2", "]", "citation", "."]
     assert events[-1]["citations"] == [2, 1]
     assert events[-1]["answer"] == CITING
-
-
-@pytest.fixture
-def openai_server() -> Iterator[OpenAIServer]:
-    server = shared_openai_server()
-    server.reset()
-    yield server
-    server.reset()
 
 
 def test_a_real_model_is_sent_numbered_sources_and_its_citations_stream(

@@ -46,6 +46,12 @@ def test_steps_show_the_query_and_the_sources_with_scores(cli: Cli, sample_home:
     assert scores == sorted(scores, reverse=True) and all(-1 <= s <= 1 for s in scores)
     assert all(row[2].endswith(".md") and row[1] for row in rows)  # source and title
     assert lines[5] == "answer (offline extractive mode):"
+    # after the answer: the sources it cited, by number and title, in order of first use
+    answer, cited, label = lines[6:]
+    assert label == "(offline extractive mode)"
+    markers = list(dict.fromkeys(int(n) for n in re.findall(r"\[(\d)\]", answer)))
+    titles = {int(row[0][1:-1]): row[1] for row in rows}
+    assert markers and cited == "cited: " + ", ".join(f"[{n}] {titles[n]}" for n in markers)
 
 
 def test_json_is_one_object(cli: Cli, sample_home: Path) -> None:
@@ -60,6 +66,32 @@ def test_json_is_one_object(cli: Cli, sample_home: Path) -> None:
     assert first["rank"] == 1 and first["source"].endswith(".md") and first["content"]
     assert isinstance(first["score"], float)
     assert data["timings"]["total_s"] > 0
+    markers = list(dict.fromkeys(int(n) for n in re.findall(r"\[(\d)\]", data["answer"])))
+    assert markers and data["citations"] == markers
+    assert [s["rank"] for s in data["sources"] if s["cited"]] == sorted(markers)
+
+
+def test_a_real_models_citations_are_listed_after_the_answer(
+    cli: Cli, sample_home: Path, openai_server: OpenAIServer
+) -> None:
+    reply = ["Name", " it", " with", " --model", " [", "2", "]", " or", " RAGSTREAM_MODEL",
+             " [", "1", ",", " 2", "]", " [", "9", "]", "."]
+    openai_server.script(Reply(text=reply), Reply(text=reply), Reply(text=["No", " markers."]))
+
+    steps = cli("ask", QUESTION, "--model", model_of(openai_server), "--steps", "-k", "2")
+    as_json = cli("ask", QUESTION, "--model", model_of(openai_server), "--json", "-k", "2")
+    uncited = cli("ask", QUESTION, "--model", model_of(openai_server), "--steps", "-k", "2")
+
+    assert steps.exit_code == 0, steps.output
+    lines = steps.stdout.splitlines()
+    titles = [line.split("\t")[1] for line in lines[2:4]]
+    assert lines[4:] == ["answer:", "".join(reply), f"cited: [2] {titles[1]}, [1] {titles[0]}"]
+    # the model was given the sources by those numbers
+    system = openai_server.requests[0].json["messages"][0]["content"]
+    assert "\n\n[1] " in system and "\n\n[2] " in system and "\n\n[3] " not in system
+    data = json.loads(as_json.stdout)
+    assert data["citations"] == [2, 1] and [s["cited"] for s in data["sources"]] == [True, True]
+    assert uncited.stdout.splitlines()[-1] == "cited: none"
 
 
 def test_events_are_json_lines_and_filter_like_the_library(

@@ -4,6 +4,7 @@ Ctrl-C during an answer (kept, marked incomplete) and at the prompt (leaves)."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import time
@@ -27,6 +28,12 @@ def test_follow_ups_are_rewritten_with_the_history(cli: Cli, sample_home: Path) 
     assert "it" not in rewritten.split() and "CSS class" in rewritten
     assert "--css-class" in second  # the answer found the option
     assert out.count("answer (offline extractive mode):") == 2
+    # after each answer, the sources it cited, in the order it cited them
+    for turn in (first, second):
+        answer = turn.split("answer (offline extractive mode):\n")[1].splitlines()
+        cited = [int(n) for n in re.findall(r"\[(\d+)\] ", answer[1])]
+        assert answer[1].startswith("cited: [")
+        assert cited == list(dict.fromkeys(int(n) for n in re.findall(r"\[(\d)\]", answer[0])))
     assert "resume it with: ragstream chat --session s1" in result.stderr
 
     listed = json.loads(cli("sessions", "--json").stdout)

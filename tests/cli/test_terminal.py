@@ -58,7 +58,10 @@ def test_ask_shows_a_sources_table_and_a_wrapped_answer(spawn: Spawn, sample_hom
     assert [line.split()[0] for line in lines[start + 3:start + 7]] == ["[1]", "[2]", "[3]", "[4]"]
     assert lines[start + 7] == "answer (offline extractive mode):"
     footer = next(i for i, line in enumerate(lines) if line.startswith("offline extractive mode ·"))
-    answer = lines[start + 8:footer]
+    cited = next(i for i, line in enumerate(lines) if line.startswith("cited: ["))
+    assert start + 8 < cited < footer  # the sources the answer cited, after it
+    assert all(len(line) <= WIDTH for line in lines[cited:footer])
+    answer = lines[start + 8:cited]
     assert len(answer) > 1 and all(len(line) <= WIDTH for line in answer)
     words = " ".join(answer).split()
     assert "interrupted" in words and "resume:" in words  # wrapped between words, not inside

@@ -2,8 +2,9 @@
 
 ``TurnView`` shows a turn as it happens (``chat`` uses it too): with
 ``steps``, the rewritten question streams, then the sources as a compact
-table, then the answer; the footer names the model, and an extractive answer
-is always labelled as the offline mode.
+table, then the answer, then the sources it cited (``cited: [1] title``);
+the footer names the model, and an extractive answer is always labelled as
+the offline mode.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from ragstream.cli._base import (
     run_one,
     store_options,
 )
-from ragstream.cli._output import Output, TokenWriter, dumps, source_rows
+from ragstream.cli._output import Output, TokenWriter, cited_line, dumps, source_rows
 
 if TYPE_CHECKING:
     from ragstream.app import RagApp, TurnEvent
@@ -45,6 +46,7 @@ class TurnView:
         self.query: str | None = None
         self.sources: list[Document] = []
         self.answer: list[str] = []
+        self.cited: list[int] = []  # the sources cited, by number, in order of first use
         self.done: TurnEvent | None = None
         self.writer = TokenWriter(output)
 
@@ -76,10 +78,16 @@ class TurnView:
             if not self.quiet:
                 self.writer.style = None
                 self.writer.write(event["text"])
+        elif kind == "citation":
+            # the marker is on screen already; which sources were cited is told at the end
+            if event["index"] not in self.cited:
+                self.cited.append(event["index"])
         elif kind == "done":
             self.done = event
             if not self.quiet:
                 self.writer.end_line()
+                if self.steps and self.sources:
+                    self._cited()
                 self._footer()
 
     def _label(self, text: str, style: str) -> None:
@@ -100,6 +108,13 @@ class TurnView:
             title="Sources" if self.output.tty else None,
             cut_left=[2],
         )
+
+    def _cited(self) -> None:
+        text = cited_line(self.sources, self.cited)
+        if self.output.tty:  # wrapped at word boundaries, unlike one plain line
+            self.output.out.print(text, style="cyan", markup=False)
+        else:
+            self.output.line(text)
 
     def _footer(self) -> None:
         if not self.answer:
@@ -140,9 +155,11 @@ class TurnView:
                     "score": doc.metadata.get("score"),
                     "content": doc.page_content,
                     "metadata": doc.metadata,
+                    "cited": n in self.cited,
                 }
                 for n, doc in enumerate(self.sources, 1)
             ],
+            "citations": list(self.cited),
             "usage": done.get("usage"),
             "timings": done.get("timings"),
         }
@@ -168,7 +185,7 @@ def _filter_options(func: Any) -> Any:
 @click.command()
 @click.argument("question")
 @click.option("--steps", is_flag=True, help="Also show the rewritten question and the sources, "
-              "live.")
+              "live, and the sources the answer cited.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object at the end.")
 @click.option("--events", is_flag=True, help="Print the raw event stream as JSON lines.")
 @click.option("--events-version", type=click.Choice(["v1", "v2"]), default="v2",

@@ -1,9 +1,10 @@
 """``ragstream chat``: an interactive session with history.
 
 Follow-up questions are rewritten with the history before retrieval (shown
-with ``--steps``). Every turn is saved in the session as it ends; Ctrl-C
-during an answer stops that answer (kept, marked incomplete) and the prompt
-comes back; Ctrl-C or Ctrl-D at the prompt, or ``/exit``, leaves.
+with ``--steps``, with the sources and which of them each answer cited).
+Every turn is saved in the session as it ends; Ctrl-C during an answer stops
+that answer (kept, marked incomplete) and the prompt comes back; Ctrl-C or
+Ctrl-D at the prompt, or ``/exit``, leaves.
 """
 
 from __future__ import annotations
@@ -78,7 +79,8 @@ async def _turn(app: RagApp, view: TurnView, question: str, session: str) -> Non
 @click.option("--session", "-s", metavar="NAME", default=None,
               help="Resume (or start) the session of this name.")
 @click.option("--steps", is_flag=True,
-              help="Also show the rewritten question and the sources, live.")
+              help="Also show the rewritten question and the sources, live, and the "
+                   "sources each answer cited.")
 @model_options
 @store_options
 @common_options

@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from ragstream.documents import Document
 
 __all__ = [
-    "Output", "TokenWriter", "display_source", "dumps", "fit_columns", "source_rows", "to_json",
+    "Output", "TokenWriter", "cited_line", "display_source", "dumps", "fit_columns",
+    "source_rows", "to_json",
 ]
 
 _SPACE = re.compile(r"(\s+)")
@@ -229,6 +230,20 @@ def source_rows(documents: Sequence[Document]) -> list[list[str]]:
             f"[{n}]", title, where, f"{score:.2f}" if isinstance(score, int | float) else "",
         ])
     return rows
+
+
+def cited_line(documents: Sequence[Document], cited: Sequence[int]) -> str:
+    """``cited: [2] title, [1] title``: the sources an answer cited, by number,
+    in order of first use (``none`` if it cited none); a source with no title
+    is named by where it came from."""
+    if not cited:
+        return "cited: none"
+    names = []
+    for n in cited:
+        meta = documents[n - 1].metadata
+        title = str(meta.get("title") or "").strip()
+        names.append(f"[{n}] {title or display_source(meta.get('source')) or '(untitled)'}")
+    return "cited: " + ", ".join(names)
 
 
 def to_json(obj: Any) -> Any:
