@@ -32,6 +32,9 @@ _MARKER = re.compile(
 _PART = re.compile(r"(\d+)(?: *[-\u2013] *(\d+))?")
 # a marker longer than this is prose in brackets, not a citation
 _MAX_MARKER = 40
+# text with none of these, fed outside any marker, code or URL, changes nothing but
+# the position (most tokens: the character loop is skipped for them)
+_SIGNIFICANT = re.compile(r"[\[`(:/]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +106,13 @@ class CitationParser:
 
     def feed(self, text: str) -> list[Marker]:
         """The markers that ``text``, the next piece of the answer, completes."""
+        if (self._open is None and not self._ticks and not self._code and not self._url
+                and text and _SIGNIFICANT.search(text) is None):
+            # ("://" needs a ":", so what came before this text cannot start a URL)
+            self.position += len(text)
+            self._previous = text[-1]
+            self._scheme = ""
+            return []
         found: list[Marker] = []
         for ch in text:
             self.position += 1
