@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -62,7 +63,7 @@ class SQLiteChatHistory(ChatHistoryStore):
                 self.path, timeout=self.busy_timeout, isolation_level=None,
                 check_same_thread=False,
             )
-            conn.execute("PRAGMA journal_mode=WAL")
+            _wal(conn, self.busy_timeout)
             # in WAL mode NORMAL loses no commit when the program dies, only
             # when the machine does
             conn.execute("PRAGMA synchronous=NORMAL")
@@ -182,3 +183,24 @@ def migrate(conn: sqlite3.Connection, migrations: list[Migration] | None = None)
             conn.execute(sql.INSERT_MIGRATION, (migration.__name__, now().isoformat()))
             ran.append(migration.__name__)
     return ran
+
+
+def _wal(conn: sqlite3.Connection, busy_timeout: float) -> None:
+    """Switch to WAL mode, waiting for other processes that hold the file.
+
+    Changing the journal mode does not wait on the busy timeout as other
+    statements do: two processes opening a new database at once can get
+    "database is locked" at once, so wait here by hand.
+    """
+    deadline = time.monotonic() + busy_timeout
+    delay = 0.005
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            text = str(exc)
+            if ("locked" not in text and "busy" not in text) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
