@@ -34,9 +34,13 @@ DEFAULT_DOCUMENT_PROMPT = PromptTemplate.from_template("{page_content}")
 DEFAULT_DOCUMENT_SEPARATOR = "\n\n"
 
 
-def format_document(doc: Document, prompt: PromptTemplate) -> str:
-    """Render one document with a prompt over its text and metadata."""
-    values = {"page_content": doc.page_content, **doc.metadata}
+def format_document(doc: Document, prompt: PromptTemplate, *, index: int | None = None) -> str:
+    """Render one document with a prompt over its text and metadata; ``{index}``
+    is its 1-based position in the context (for prompts that number sources)."""
+    values: dict[str, Any] = {"page_content": doc.page_content}
+    if index is not None:
+        values["index"] = index
+    values.update(doc.metadata)
     return prompt.format(**values)
 
 
@@ -81,7 +85,9 @@ def create_stuff_documents_chain(
                 f"format_docs: {document_variable_name!r} must be a list of Documents, "
                 f"not {type(docs).__name__}"
             )
-        text = document_separator.join(format_document(d, doc_prompt) for d in docs)
+        text = document_separator.join(
+            format_document(d, doc_prompt, index=i) for i, d in enumerate(docs, 1)
+        )
         return StuffedDocuments(text, docs)
 
     chain: Runnable[dict[str, Any], Any] = (
@@ -161,6 +167,7 @@ def create_conversational_rag_chain(
     rewrite_llm: Runnable[Any, Any] | None = None,
     qa_system_prompt: str = QA_SYSTEM_PROMPT,
     contextualize_system_prompt: str = CONTEXTUALIZE_Q_SYSTEM_PROMPT,
+    document_prompt: PromptTemplate | None = None,
 ) -> Runnable[dict[str, Any], dict[str, Any]]:
     """The guide's conversational chain in one call: the question is rewritten
     with ``chat_history`` (by a model tagged ``contextualize_q_llm``), documents
@@ -168,7 +175,9 @@ def create_conversational_rag_chain(
     streams with them.
 
     Input: ``{"input": question, "chat_history": [...]}``; output streams
-    ``input``, ``chat_history``, ``context`` and ``answer``.
+    ``input``, ``chat_history``, ``context`` and ``answer``. A
+    ``document_prompt`` such as ``PromptTemplate.from_template("[{index}]
+    {page_content}")`` numbers the sources so that a model can cite them.
     """
     from ragstream.prompts import ChatPromptTemplate, MessagesPlaceholder
 
@@ -191,5 +200,7 @@ def create_conversational_rag_chain(
         retriever,
         contextualize_q_prompt,
     )
-    qa_chain = create_stuff_documents_chain(llm.with_config(tags=["answer_llm"]), qa_prompt)
+    qa_chain = create_stuff_documents_chain(
+        llm.with_config(tags=["answer_llm"]), qa_prompt, document_prompt=document_prompt
+    )
     return create_retrieval_chain(history_aware, qa_chain)
