@@ -1075,7 +1075,9 @@ SAMPLE_QUESTIONS = [
     ("How do I delete a collection?", ["ragstream collections delete NAME deletes it with all its "
                                        "chunks."]),
     ("What does --steps show?", ["--steps also shows, live, the rewritten question and the "
-                                 "retrieved sources with their title, source and score."]),
+                                 "retrieved sources with their title, source and score",
+                                 "With --steps, ragstream shows the question sent to the "
+                                 "retriever and the retrieved sources"]),
     ("Is ingest incremental?", ["because ingest is incremental.",
                                 "ragstream remembers a hash of each source it stored."]),
 ]
