@@ -1114,3 +1114,15 @@ def test_no_markdown_syntax_whatever_the_vector_store_retrieves(
         assert not any(mark in answer for mark in MARKDOWN_SYNTAX), (question, answer)
         for quoted in re.split(r" \[\d+\](?: |$)", answer):
             assert not re.match(r"\s*(?:[-*+#>]|\d+\.)\s", quoted), (question, quoted)
+
+
+def test_a_passage_cut_off_mid_sentence_is_not_quoted_to_its_cut() -> None:
+    from ragstream.models._sentences import split_sentences
+
+    cut = ("GET /info names the model. GET /healthz answers as soon as the server runs; "
+           "GET /readyz answers 200")
+    assert split_sentences(cut) == ["GET /info names the model."]
+    # a short last line without a full stop (a label, a short bullet) is kept
+    assert split_sentences("Press Ctrl-C to stop. Keep it short") == [
+        "Press Ctrl-C to stop.", "Keep it short"
+    ]

@@ -220,12 +220,23 @@ def sections(text: str) -> tuple[Sentence, ...]:
 
     Cached: a conversation retrieves the same chunks again and again."""
     out: list[Sentence] = []
-    for i, (heading, unit) in enumerate(_units(text)):
+    units = _units(text)
+    for i, (heading, unit) in enumerate(units):
         plain, code = _plain(unit)
-        for j, sentence in enumerate(_split_unit(plain, code)):
-            if not _is_fragment(sentence, first=i == 0 and j == 0):
-                out.append(Sentence(heading, _closed(sentence)))
+        split = _split_unit(plain, code)
+        for j, sentence in enumerate(split):
+            if _is_fragment(sentence, first=i == 0 and j == 0):
+                continue
+            if i == len(units) - 1 and j == len(split) - 1 and _cut_off(sentence):
+                continue
+            out.append(Sentence(heading, _closed(sentence)))
     return tuple(out)
+
+
+def _cut_off(sentence: str) -> bool:
+    """A passage cut out of a longer text can end in the middle of a sentence:
+    a long last sentence that ends in a word or number, not in punctuation."""
+    return len(words(sentence)) >= 8 and sentence[-1:].isalnum()
 
 
 # --- paragraphs and items ---------------------------------------------------------
